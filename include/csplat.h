@@ -254,6 +254,42 @@ cs_status cs_image_load(cs_context *ctx, const char *path, cs_image *out);
 cs_status cs_image_save_png(cs_context *ctx, const cs_image *image, const char *path,
                             int bit_depth);
 
+/* ---------------------------------------------------------------------------------------------
+ * Datasets: posed photos ready for training and evaluation. Images are loaded, undistorted to
+ * pinhole (OpenCV models), composited over the background when they have alpha, and downscaled
+ * by area averaging; cameras are adjusted to match. Held-out views: those of transforms_test.json
+ * when the folder has one, else every 8th image in name order.
+ */
+typedef struct cs_dataset cs_dataset;
+
+typedef struct cs_dataset_desc {
+    int downscale;          /* integer factor >= 1; 0 = 1 */
+    int hold_out;           /* non-zero: split off the held-out views (for --eval) */
+    int background_set;     /* non-zero: use background below; else white for Blender data,
+                               black otherwise */
+    float background[3];
+    int64_t max_images;     /* 0 = all; else the first max_images views in name order */
+} cs_dataset_desc;
+
+/* path: a dataset folder (COLMAP, transforms.json, Blender transforms_train/test.json) or a
+ * cameras file understood by cs_camera_set_load. */
+cs_status cs_dataset_load(cs_context *ctx, const char *path, const cs_dataset_desc *desc,
+                          cs_dataset **out);
+void cs_dataset_destroy(cs_dataset *ds);
+/* All views, training and held-out. */
+int64_t cs_dataset_count(const cs_dataset *ds);
+const cs_camera *cs_dataset_camera(const cs_dataset *ds, int64_t i);
+/* RGB image of view i at its camera's size. */
+const cs_image *cs_dataset_image(const cs_dataset *ds, int64_t i);
+const char *cs_dataset_name(const cs_dataset *ds, int64_t i);
+int cs_dataset_is_held_out(const cs_dataset *ds, int64_t i);
+void cs_dataset_background(const cs_dataset *ds, float out[3]);
+/* Scene centre and extent as 3DGS defines them: the mean of the camera centres, and 1.1 times the
+ * largest distance of a camera centre from it. */
+void cs_dataset_extent(const cs_dataset *ds, float centre[3], float *radius);
+/* Initial points: the source's sparse points (COLMAP), or 0 when it has none. */
+int64_t cs_dataset_points(const cs_dataset *ds, const float **xyz, const uint8_t **rgb);
+
 #ifdef __cplusplus
 }
 #endif
