@@ -290,6 +290,12 @@ void cs_dataset_extent(const cs_dataset *ds, float centre[3], float *radius);
 /* Initial points: the source's sparse points (COLMAP), or 0 when it has none. */
 int64_t cs_dataset_points(const cs_dataset *ds, const float **xyz, const uint8_t **rgb);
 
+/* Write the built-in procedural dataset (a ray-traced scene of textured objects, NeRF-synthetic
+ * layout: train/ and test/ RGBA PNGs of size x size, transforms_train.json, transforms_test.json)
+ * into folder dir, created if needed. Used by `csplat demo` and by tests. */
+cs_status cs_demo_dataset_write(cs_context *ctx, const char *dir, int train_views, int test_views,
+                                int size);
+
 #ifdef __cplusplus
 }
 #endif
