@@ -36,9 +36,9 @@
 #include <string.h>
 
 #define SPLAT_RECORD 32
-/* Alpha clamp of the reader (see above). */
-#define SPLAT_ALPHA_MIN (0.25f / 255.0f)
-#define SPLAT_ALPHA_MAX (1.0f - 0.25f / 255.0f)
+/* Alpha clamp of the reader, in byte units (see above). */
+#define SPLAT_ALPHA_MIN 0.25f
+#define SPLAT_ALPHA_MAX 254.75f
 
 static cs_status splat_parse(cs_context *ctx, const char *name, const uint8_t *data, size_t len,
                              cs_scene **out) {
@@ -62,10 +62,10 @@ static cs_status splat_parse(cs_context *ctx, const char *name, const uint8_t *d
             p->log_scales[3 * i + a] = logf(cs__rd_f32le(r + 12 + 4 * a));
             p->sh[3 * i + a] = ((float)r[24 + a] / 255.0f - 0.5f) / CS_SH_C0;
         }
-        float alpha = (float)r[27] / 255.0f;
-        alpha = alpha < SPLAT_ALPHA_MIN ? SPLAT_ALPHA_MIN : alpha;
-        alpha = alpha > SPLAT_ALPHA_MAX ? SPLAT_ALPHA_MAX : alpha;
-        p->opacities[i] = logf(alpha / (1.0f - alpha));
+        /* logit(c / 255) = log(c / (255 - c)): exact subtraction, unlike 1 - c / 255. */
+        float c = (float)r[27];
+        c = c < SPLAT_ALPHA_MIN ? SPLAT_ALPHA_MIN : c > SPLAT_ALPHA_MAX ? SPLAT_ALPHA_MAX : c;
+        p->opacities[i] = logf(c / (255.0f - c));
         for (int a = 0; a < 4; a++) p->quats[4 * i + a] = ((float)r[28 + a] - 128.0f) / 128.0f;
     }
     *out = scene;

@@ -15,20 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A growable byte buffer. */
+/* A growable byte buffer, kept NUL-terminated (not counted in len) for strstr. */
 typedef struct buf {
     unsigned char *data;
     size_t len, cap;
 } buf;
 
 static void buf_add(buf *b, const void *p, size_t n) {
-    if (b->len + n > b->cap) {
+    if (b->len + n + 1 > b->cap) {
         b->cap = 2 * (b->len + n) + 256;
         b->data = realloc(b->data, b->cap);
         if (!b->data) abort();
     }
     memcpy(b->data + b->len, p, n);
     b->len += n;
+    b->data[b->len] = 0;
 }
 
 static void buf_str(buf *b, const char *s) {
@@ -117,7 +118,7 @@ static buf make_ply(const char *format, const char *extra, const prop_spec *prop
 }
 
 /* The Inria property list for SH degree d (with normals), as plyfile writes it. */
-static int inria_props(int degree, prop_spec *out, char names[][16]) {
+static int inria_props(int degree, prop_spec *out, char names[][24]) {
     static const char *const lead[] = {"x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1",
                                        "f_dc_2"};
     static const char *const tail[] = {"opacity", "scale_0", "scale_1", "scale_2",
@@ -125,7 +126,7 @@ static int inria_props(int degree, prop_spec *out, char names[][16]) {
     int n = 0, k = (degree + 1) * (degree + 1);
     for (int i = 0; i < 9; i++) out[n++] = (prop_spec){"float", lead[i]};
     for (int j = 0; j < 3 * (k - 1); j++) {
-        snprintf(names[j], 16, "f_rest_%d", j);
+        snprintf(names[j], 24, "f_rest_%d", j);
         out[n++] = (prop_spec){"float", names[j]};
     }
     for (int i = 0; i < 8; i++) out[n++] = (prop_spec){"float", tail[i]};
@@ -169,7 +170,7 @@ static void check_values(cs_scene *s, int count, int degree) {
 TEST(ply_binary_inria_layout_values) {
     cs_context *ctx = test_context(1);
     prop_spec props[64];
-    char names[45][16];
+    char names[45][24];
     int n = inria_props(0, props, names);
     buf b = make_ply("binary_little_endian", NULL, props, n, 3);
     cs_scene *s = NULL;
@@ -292,7 +293,7 @@ TEST(ply_numeric_types_converted) {
 TEST(ply_sh_degree_inferred_from_f_rest_count) {
     cs_context *ctx = test_context(1);
     prop_spec props[64];
-    char names[45][16];
+    char names[45][24];
     for (int d = 0; d <= 3; d++) {
         int n = inria_props(d, props, names);
         buf b = make_ply("binary_little_endian", NULL, props, n, 4);
@@ -318,7 +319,7 @@ TEST(ply_sh_degree_inferred_from_f_rest_count) {
 TEST(ply_f_rest_channel_major_mapping) {
     cs_context *ctx = test_context(1);
     prop_spec props[64];
-    char names[45][16];
+    char names[45][24];
     int n = inria_props(1, props, names);
     buf b = make_ply("binary_little_endian", NULL, props, n, 2);
     cs_scene *s = NULL;
@@ -345,7 +346,7 @@ TEST(ply_f_rest_channel_major_mapping) {
 /* The canonical file for a scene of random float bits: written by the test from the spec. */
 static buf canonical_file(int degree, int count, unsigned long long seed) {
     prop_spec props[64];
-    char names[45][16];
+    char names[45][24];
     int n = inria_props(degree, props, names);
     buf b = {0};
     char line[64];
@@ -430,7 +431,7 @@ TEST(ply_writer_header_is_canonical) {
 TEST(ply_other_elements_before_and_after_vertex) {
     cs_context *ctx = test_context(1);
     prop_spec props[64];
-    char names[45][16];
+    char names[45][24];
     int n = inria_props(0, props, names);
     /* Binary: a face element with a list before the vertex element, an edge element after. */
     const char *extra = "comment faces first\nelement face 2\n"
@@ -639,7 +640,7 @@ static int parse_prefixes(cs_context *ctx, const buf *b, bool all_must_fail) {
 TEST(ply_truncated_at_every_byte) {
     cs_context *ctx = test_context(1);
     prop_spec props[64];
-    char names[45][16];
+    char names[45][24];
     int n = inria_props(1, props, names);
     buf b = make_ply("binary_little_endian", NULL, props, n, 2);
     CHECK(parse_prefixes(ctx, &b, true) == (int)b.len);
@@ -676,7 +677,7 @@ TEST(ply_nan_inf_kept) {
 
 TEST(ply_threads_give_identical_scene) {
     prop_spec props[64];
-    char names[45][16];
+    char names[45][24];
     int n = inria_props(3, props, names);
     buf b = make_ply("binary_little_endian", NULL, props, n, 10001);
     cs_scene *s[2] = {NULL, NULL};
@@ -700,7 +701,7 @@ TEST(ply_threads_give_identical_scene) {
 TEST(ply_detected_by_content_and_saved_by_extension) {
     cs_context *ctx = test_context(1);
     prop_spec props[64];
-    char names[45][16];
+    char names[45][24];
     int n = inria_props(2, props, names);
     buf b = make_ply("ascii", NULL, props, n, 3);
     char path[4096];
@@ -722,7 +723,7 @@ TEST(ply_detected_by_content_and_saved_by_extension) {
 TEST(ply_allocation_failures_return_nomem) {
     cs_context *ctx = test_context(1);
     prop_spec props[64];
-    char names[45][16];
+    char names[45][24];
     int n = inria_props(1, props, names);
     buf b = make_ply("binary_little_endian", NULL, props, n, 10);
     char path[4096], out[4096];
