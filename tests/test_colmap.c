@@ -548,3 +548,24 @@ TEST(colmap_real_fox) {
     cs_camera_set_destroy(set);
     cs_context_destroy(ctx);
 }
+
+TEST(colmap_reports_allocation_failure) {
+    cs_context *ctx = test_context(1);
+    char *t[3];
+    for (int i = 0; i < 3; i++) t[i] = build_txt(i);
+    int nomem = 0;
+    for (long n = 1; n < 200; n++) {
+        cs_camera_set *set;
+        cs__test_fail_alloc_after(n);
+        cs_status st = parse_txt(ctx, t[0], t[1], t[2], &set);
+        cs__test_fail_alloc_after(0);
+        CHECK_MSG(st == CS_OK || (st == CS_ERR_NOMEM && set == NULL), "allocation %ld: %s", n,
+                  cs_status_string(st));
+        nomem += st == CS_ERR_NOMEM;
+        cs_camera_set_destroy(set);
+        if (st == CS_OK) break; /* past the last allocation */
+    }
+    CHECK(nomem >= 5 + 2 * N_IMGS); /* records, points, set, arrays, a name and path per image */
+    for (int i = 0; i < 3; i++) free(t[i]);
+    cs_context_destroy(ctx);
+}

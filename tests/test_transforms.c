@@ -361,3 +361,28 @@ TEST(transforms_real_dnerf_time) {
     cs_camera_set_destroy(set);
     cs_context_destroy(ctx);
 }
+
+TEST(transforms_reports_allocation_failure) {
+    cs_context *ctx = test_context(1);
+    mkdir(test_tmp("alloc"), 0700);
+    mkdir(test_tmp("alloc/train"), 0700);
+    write_png_header(test_tmp("alloc/train/r_0.png"), 8, 6);
+    char *path = tmp_path("alloc/transforms.json");
+    write_text(path, blender_json); /* r_1 is missing: also exercises the skip path */
+    int nomem = 0;
+    for (long n = 1; n < 100; n++) {
+        cs_camera_set *set;
+        cs__test_fail_alloc_after(n);
+        cs_status st = cs_camera_set_load(ctx, path, &set);
+        cs__test_fail_alloc_after(0);
+        CHECK_MSG(st == CS_OK || (st == CS_ERR_NOMEM && set == NULL), "allocation %ld: %s: %s", n,
+                  cs_status_string(st), cs_context_last_error(ctx));
+        nomem += st == CS_ERR_NOMEM;
+        if (st == CS_OK) CHECK(cs_camera_set_count(set) == 1);
+        cs_camera_set_destroy(set);
+        if (st == CS_OK) break; /* past the last allocation */
+    }
+    CHECK(nomem >= 5); /* file, folder name, set, arrays, candidate paths, name */
+    free(path);
+    cs_context_destroy(ctx);
+}
