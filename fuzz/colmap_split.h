@@ -21,7 +21,8 @@ static inline void fuzz_colmap(const uint8_t *data, size_t size, bool binary) {
         if (cs_context_create(&desc, &ctx) != CS_OK) abort();
     }
     if (size < 4) return;
-    size_t len[3] = {(size_t)data[0] | (size_t)data[1] << 8, (size_t)data[2] | (size_t)data[3] << 8};
+    size_t len[3] = {(size_t)data[0] | (size_t)data[1] << 8,
+                     (size_t)data[2] | (size_t)data[3] << 8};
     data += 4;
     size -= 4;
     if (len[0] > size) len[0] = size;

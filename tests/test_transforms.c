@@ -25,8 +25,8 @@ static void project(const cs_camera *cam, const double x[3], double *u, double *
 
 /* A file holding only a PNG signature and IHDR: enough for the header probe. */
 static void write_png_header(const char *path, unsigned w, unsigned h) {
-    unsigned char b[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13,
-                           'I',  'H', 'D', 'R'};
+    unsigned char b[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n',
+                           0,    0,   0,   13,  'I',  'H',  'D',  'R'};
     for (int i = 0; i < 4; i++) {
         b[16 + i] = (unsigned char)(w >> (24 - 8 * i));
         b[20 + i] = (unsigned char)(h >> (24 - 8 * i));
@@ -265,8 +265,8 @@ static double axis_to_origin_degrees(const cs_camera *cam) {
     double c[3];
     cs__camera_center_d(cam, c);
     double n = sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2]);
-    double dot = -((double)cam->R[6] * c[0] + (double)cam->R[7] * c[1] +
-                   (double)cam->R[8] * c[2]) / n;
+    double dot =
+        -((double)cam->R[6] * c[0] + (double)cam->R[7] * c[1] + (double)cam->R[8] * c[2]) / n;
     return acos(dot > 1 ? 1 : dot) * 180 / 3.141592653589793;
 }
 
@@ -321,7 +321,8 @@ TEST(transforms_real_fox) {
     CHECK(cs_camera_set_count(set) == 50);
     CHECK(log.warnings == 1);
     CHECK_MSG(strstr(log.last, "17 of 67 frames skipped: image missing (first: "
-                               "images/0005.jpg)") != NULL, "warning '%s'", log.last);
+                               "images/0005.jpg)") != NULL,
+              "warning '%s'", log.last);
     const cs_camera *c = cs_camera_set_camera(set, 0);
     CHECK(c->model == CS_CAMERA_OPENCV && c->width == 1080 && c->height == 1920);
     CHECK(c->fx == 1375.52f && c->fy == 1374.49f && c->cx == 554.558f && c->cy == 965.268f);
