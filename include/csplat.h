@@ -213,8 +213,10 @@ typedef enum cs_camera_source {
  * - a transforms*.json file (Blender/NeRF, instant-ngp, nerfstudio; D-NeRF time);
  * - a COLMAP model folder (cameras/images/points3D, .bin or .txt), or a dataset folder holding
  *   sparse/0 or sparse; a dataset folder holding transforms.json or transforms_train.json.
- * Frames whose image file is missing are skipped with one warning through the log callback.
- * Image paths are resolved relative to the dataset folder. */
+ * transforms.json frames whose image file is missing are skipped with one warning through the
+ * log callback (COLMAP models and cameras.json list their images without a check). COLMAP images
+ * are sorted by name and looked for in <dataset>/images; transforms.json frames keep the file's
+ * order. Image paths are resolved relative to the dataset folder. */
 cs_status cs_camera_set_load(cs_context *ctx, const char *path, cs_camera_set **out);
 /* An empty set, to be filled with cs_camera_set_add. */
 cs_status cs_camera_set_create(cs_context *ctx, cs_camera_set **out);
@@ -226,14 +228,16 @@ int64_t cs_camera_set_count(const cs_camera_set *set);
 cs_camera_source cs_camera_set_source(const cs_camera_set *set);
 /* Camera i (0 <= i < count); NULL when out of range. */
 const cs_camera *cs_camera_set_camera(const cs_camera_set *set, int64_t i);
-/* The image name (file name without folder, as cameras.json's img_name) or "" when none. */
+/* The image name (COLMAP's image name, the file name of a transforms.json image, cameras.json's
+ * img_name) or "" when none; NULL when i is out of range. */
 const char *cs_camera_set_name(const cs_camera_set *set, int64_t i);
-/* The image's resolved path, or NULL when the source names none. */
+/* The image's resolved path, or NULL when the source names none or i is out of range. */
 const char *cs_camera_set_image_path(const cs_camera_set *set, int64_t i);
 /* Sparse points shipped with the cameras (COLMAP points3D); returns the count, 0 when none.
  * xyz is [n, 3] world, rgb [n, 3] 8-bit. Either out pointer may be NULL. */
 int64_t cs_camera_set_points(const cs_camera_set *set, const float **xyz, const uint8_t **rgb);
-/* Write an Inria cameras.json, atomically. */
+/* Write an Inria cameras.json, atomically (cx, cy always; "model", "distortion" and "time" as
+ * csplat extensions when set). CS_ERR_ARGUMENT for an empty set or non-finite values. */
 cs_status cs_camera_set_save(cs_context *ctx, const cs_camera_set *set, const char *path);
 
 /* ---------------------------------------------------------------------------------------------
