@@ -321,8 +321,36 @@ static char *colmap_image_dir(const char *model_dir) {
     return images;
 }
 
+/* A symbolic link checked out where links are not supported becomes a small text file holding the
+ * link's target (git's core.symlinks=false). When the images "folder" is such a file and its text
+ * names an existing folder relative to it, use that folder, as the link would have. Returns the
+ * path to use (images itself, or a new string replacing it). */
+static char *follow_link_stub(char *images) {
+    if (!cs__file_exists(images)) return images;
+    FILE *f = fopen(images, "rb");
+    if (!f) return images;
+    char target[1024];
+    size_t n = fread(target, 1, sizeof target - 1, f);
+    bool whole = feof(f) != 0;
+    fclose(f);
+    if (!whole || n == 0) return images;
+    target[n] = 0;
+    while (n > 0 && (target[n - 1] == '\n' || target[n - 1] == '\r')) target[--n] = 0;
+    if (memchr(target, 0, n) || strchr(target, '\n')) return images;
+    char *dir = cs__path_dirname(images);
+    char *resolved = dir ? cs__path_join(dir, target) : NULL;
+    cs__free(dir);
+    if (!resolved || !cs__dir_exists(resolved)) {
+        cs__free(resolved);
+        return images;
+    }
+    cs__free(images);
+    return resolved;
+}
+
 static cs_status load_colmap(cs_context *ctx, const char *model_dir, cs_camera_set **out) {
     char *images = colmap_image_dir(model_dir);
+    if (images) images = follow_link_stub(images);
     if (!images) return cs__alloc_error(ctx, model_dir, strlen(model_dir) + 8);
     cs_status st = cs__colmap_load(ctx, model_dir, images, out);
     cs__free(images);

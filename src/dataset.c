@@ -68,7 +68,11 @@ void cs_dataset_destroy(cs_dataset *ds) {
 static char *view_name(const char *root, const cs_camera_set *set, int64_t i) {
     const char *path = cs_camera_set_image_path(set, i);
     size_t n = strlen(root);
-    if (path && strncmp(path, root, n) == 0 && path[n] == '/') return cs__strdup(path + n + 1);
+    if (path && strncmp(path, root, n) == 0 && path[n] == '/') {
+        path += n + 1;
+        while (path[0] == '.' && path[1] == '/') path += 2; /* "./train/r_0" in Blender files */
+        return cs__strdup(path);
+    }
     return cs__strdup(cs_camera_set_name(set, i));
 }
 
@@ -301,7 +305,8 @@ cs_status cs_dataset_load(cs_context *ctx, const char *path, const cs_dataset_de
     }
     bool split_file = is_dir && cs__file_exists(train_json) && cs__file_exists(test_json);
     st = cs_camera_set_load(ctx, split_file ? train_json : path, &train);
-    if (st == CS_OK && split_file && d.hold_out) st = cs_camera_set_load(ctx, test_json, &test);
+    /* Without hold-out, the test views train too (3DGS does the same without --eval). */
+    if (st == CS_OK && split_file) st = cs_camera_set_load(ctx, test_json, &test);
     if (st != CS_OK) goto fail;
 
     int64_t n_train = cs_camera_set_count(train), n_test = test ? cs_camera_set_count(test) : 0;
@@ -319,7 +324,7 @@ cs_status cs_dataset_load(cs_context *ctx, const char *path, const cs_dataset_de
     for (int64_t i = 0; i < n_train; i++)
         views[i] = (view_ref){train, i, cs_camera_set_name(train, i), 0};
     for (int64_t i = 0; i < n_test; i++)
-        views[n_train + i] = (view_ref){test, i, cs_camera_set_name(test, i), 1};
+        views[n_train + i] = (view_ref){test, i, cs_camera_set_name(test, i), d.hold_out != 0};
     if (!split_file) {
         qsort(views, (size_t)n, sizeof *views, cmp_view_name);
         if (d.hold_out)
