@@ -151,7 +151,7 @@ static void row_to_float(const uint8_t *src, size_t samples, int depth, const fl
     }
 }
 
-/* All libpng work; returns 1 after a longjmp (message in s->msg). */
+/* All libpng work. After a longjmp it returns the error; the caller releases what s holds. */
 static cs_status png_decode_run(cs_context *ctx, const char *name, png_rd *s, cs_image *out) {
     s->png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, s, png_on_error, png_on_warning,
                                       &s->nomem, png_on_malloc, png_on_free);
