@@ -502,8 +502,13 @@ TEST(colmap_real_fox) {
     CHECK(c0->model == CS_CAMERA_OPENCV && c0->width == 1080 && c0->height == 1920);
     CHECK(c0->dist[0] != 0 && c0->dist[4] == 0);
     CHECK(strcmp(cs_camera_set_name(set, 0), "0001.jpg") == 0);
-    snprintf(want, sizeof want, "%s/images/0001.jpg", dataset);
-    CHECK(strcmp(cs_camera_set_image_path(set, 0), want) == 0);
+    /* <dataset>/images/0001.jpg; where the images link was checked out as a text stub, the
+     * folder it names (../instant_ngp_fox/images): either way an existing file of that name. */
+    const char *img = cs_camera_set_image_path(set, 0);
+    snprintf(want, sizeof want, "%s/", dataset);
+    CHECK_MSG(img && strncmp(img, want, strlen(want)) == 0 &&
+                  strcmp(cs__path_basename(img), "0001.jpg") == 0 && cs__file_exists(img),
+              "image path %s", img ? img : "(null)");
     /* Poses, intrinsics and distortion together: COLMAP's own observations reproject. */
     char model[3000];
     snprintf(model, sizeof model, "%s/sparse/0", dataset);
