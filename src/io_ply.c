@@ -66,6 +66,31 @@ static size_t type_size(ply_type t) {
     return 0;
 }
 
+/* Inline little-endian float access for the per-value loops: internal.h's cs__rd_f32le and
+ * cs__wr_f32le are out-of-line calls, which cost about a quarter of a 3M-Gaussian load. */
+static inline float ld_f32(const uint8_t *p) {
+    uint32_t u = cs__rd_u32le(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline double ld_f64(const uint8_t *p) {
+    uint64_t u = cs__rd_u64le(p);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+static inline void st_f32(uint8_t *p, float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    p[0] = (uint8_t)u;
+    p[1] = (uint8_t)(u >> 8);
+    p[2] = (uint8_t)(u >> 16);
+    p[3] = (uint8_t)(u >> 24);
+}
+
 /* Limits on the header's size (a Gaussian PLY has one element of about 62 properties). */
 #define PLY_MAX_ELEMENTS 64
 #define PLY_MAX_PROPERTIES 1024
@@ -278,11 +303,9 @@ static int fixed_slot(span name) {
     return -1;
 }
 
-static const char *slot_name(int slot, char buf[16]) {
-    if (slot < SLOT_REST) return fixed_slot_names[slot];
-    if (slot >= SLOT_OPACITY) return tail_slot_names[slot - SLOT_OPACITY];
-    snprintf(buf, 16, "f_rest_%d", slot - SLOT_REST);
-    return buf;
+/* The name of a required slot (not f_rest). */
+static const char *required_name(int slot) {
+    return slot < SLOT_REST ? fixed_slot_names[slot] : tail_slot_names[slot - SLOT_OPACITY];
 }
 
 static bool is_rest_name(span name) {
@@ -291,7 +314,7 @@ static bool is_rest_name(span name) {
 
 /* f_rest_<digits> with a value below limit; -1 otherwise. */
 static int rest_index(span name, int limit) {
-    if (name.n > 9 || (name.n > 8 && name.s[7] == '0')) return -1; /* at most 2 digits, no 0x */
+    if (name.n > 9 || (name.n > 8 && name.s[7] == '0')) return -1; /* 1-2 digits, no leading 0 */
     int v = 0;
     for (size_t i = 7; i < name.n; i++) {
         if (name.s[i] < '0' || name.s[i] > '9') return -1;
@@ -368,9 +391,8 @@ static cs_status match_vertex(cs_context *ctx, const char *name, ply_header *h,
     size_t used = 0;
     for (int s = 0; s < SLOT_COUNT; s++) {
         if (prop_of_slot[s] >= 0 || (s >= SLOT_REST && s < SLOT_OPACITY)) continue;
-        char nb[16];
         int w = snprintf(missing + used, sizeof missing - used, "%s%s", used ? ", " : "",
-                         slot_name(s, nb));
+                         required_name(s));
         used += (size_t)w;
     }
     if (used) return cs__error(ctx, CS_ERR_FORMAT, "%s: missing vertex properties: %s", name,
@@ -469,8 +491,8 @@ static void read_binary_task(void *user, int64_t begin, int64_t end, int worker)
     }                                                                                             \
     break
         switch (col->type) {
-        case PLY_F32: PLY_COLUMN(cs__rd_f32le(p));
-        case PLY_F64: PLY_COLUMN((float)cs__rd_f64le(p));
+        case PLY_F32: PLY_COLUMN(ld_f32(p));
+        case PLY_F64: PLY_COLUMN((float)ld_f64(p));
         case PLY_I8: PLY_COLUMN((float)(int8_t)p[0]);
         case PLY_U8: PLY_COLUMN((float)p[0]);
         case PLY_I16: PLY_COLUMN((float)(int16_t)(uint16_t)(p[0] | p[1] << 8));
@@ -646,9 +668,10 @@ static cs_status parse_body(cs_context *ctx, const char *name, const uint8_t *da
         st = read_ascii_vertices(ctx, name, h, v, cols, &cur);
     } else {
         binary_job job = {data + pos, record, cols, n_cols};
-        /* ~2048 records per chunk: a chunk (about 0.5 MB at degree 3) stays in L2 while its
-         * columns are read one after another. */
-        cs__parallel_for(ctx, (int64_t)v->count, 2048, read_binary_task, &job);
+        /* 64 records per chunk: a chunk's records and destinations (~28 KB at degree 3) stay
+         * in L1 and in few TLB entries while its columns are read one after another; measured
+         * ~15% less CPU than 2048-record chunks on a 3M-Gaussian file. */
+        cs__parallel_for(ctx, (int64_t)v->count, 64, read_binary_task, &job);
     }
     if (st != CS_OK) {
         cs_scene_destroy(scene);
@@ -708,15 +731,15 @@ static cs_status ply_write(cs_context *ctx, const cs_scene *scene, cs_outfile *o
         uint8_t *o = buf;
         for (size_t i = i0; i < i1; i++) {
             const float *sh = p->sh + 3 * k * i;
-            for (int a = 0; a < 3; a++, o += 4) cs__wr_f32le(o, p->means[3 * i + a]);
-            for (int a = 0; a < 3; a++, o += 4) cs__wr_f32le(o, 0.0f); /* normals */
-            for (int c = 0; c < 3; c++, o += 4) cs__wr_f32le(o, sh[c]);
+            for (int a = 0; a < 3; a++, o += 4) st_f32(o, p->means[3 * i + a]);
+            for (int a = 0; a < 3; a++, o += 4) st_f32(o, 0.0f); /* normals */
+            for (int c = 0; c < 3; c++, o += 4) st_f32(o, sh[c]);
             for (size_t c = 0; c < 3; c++) /* channel-major f_rest */
-                for (size_t coef = 1; coef < k; coef++, o += 4) cs__wr_f32le(o, sh[3 * coef + c]);
-            cs__wr_f32le(o, p->opacities[i]);
+                for (size_t coef = 1; coef < k; coef++, o += 4) st_f32(o, sh[3 * coef + c]);
+            st_f32(o, p->opacities[i]);
             o += 4;
-            for (int a = 0; a < 3; a++, o += 4) cs__wr_f32le(o, p->log_scales[3 * i + a]);
-            for (int a = 0; a < 4; a++, o += 4) cs__wr_f32le(o, p->quats[4 * i + a]);
+            for (int a = 0; a < 3; a++, o += 4) st_f32(o, p->log_scales[3 * i + a]);
+            for (int a = 0; a < 4; a++, o += 4) st_f32(o, p->quats[4 * i + a]);
         }
         st = cs__outfile_write(ctx, of, buf, (size_t)(o - buf));
     }
