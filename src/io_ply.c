@@ -71,31 +71,6 @@ static size_t type_size(ply_type t) {
     return 0;
 }
 
-/* Inline little-endian float access for the per-value loops: internal.h's cs__rd_f32le and
- * cs__wr_f32le are out-of-line calls, which cost about a quarter of a 3M-Gaussian load. */
-static inline float ld_f32(const uint8_t *p) {
-    uint32_t u = cs__rd_u32le(p);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static inline double ld_f64(const uint8_t *p) {
-    uint64_t u = cs__rd_u64le(p);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
-static inline void st_f32(uint8_t *p, float v) {
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    p[0] = (uint8_t)u;
-    p[1] = (uint8_t)(u >> 8);
-    p[2] = (uint8_t)(u >> 16);
-    p[3] = (uint8_t)(u >> 24);
-}
-
 /* Limits on the header's size (a Gaussian PLY has one element of about 62 properties). */
 #define PLY_MAX_ELEMENTS 64
 #define PLY_MAX_PROPERTIES 1024
@@ -508,9 +483,9 @@ static void read_binary_task(void *user, int64_t begin, int64_t end, int worker)
     break
         switch (col->type) {
         case PLY_F32:
-            PLY_COLUMN(ld_f32(p));
+            PLY_COLUMN(cs__rd_f32le(p));
         case PLY_F64:
-            PLY_COLUMN((float)ld_f64(p));
+            PLY_COLUMN((float)cs__rd_f64le(p));
         case PLY_I8:
             PLY_COLUMN((float)(int8_t)p[0]);
         case PLY_U8:
@@ -753,15 +728,15 @@ static cs_status ply_write(cs_context *ctx, const cs_scene *scene, cs_outfile *o
         uint8_t *o = buf;
         for (size_t i = i0; i < i1; i++) {
             const float *sh = p->sh + 3 * k * i;
-            for (int a = 0; a < 3; a++, o += 4) st_f32(o, p->means[3 * i + a]);
-            for (int a = 0; a < 3; a++, o += 4) st_f32(o, 0.0f); /* normals */
-            for (int c = 0; c < 3; c++, o += 4) st_f32(o, sh[c]);
+            for (int a = 0; a < 3; a++, o += 4) cs__wr_f32le(o, p->means[3 * i + a]);
+            for (int a = 0; a < 3; a++, o += 4) cs__wr_f32le(o, 0.0f); /* normals */
+            for (int c = 0; c < 3; c++, o += 4) cs__wr_f32le(o, sh[c]);
             for (size_t c = 0; c < 3; c++) /* channel-major f_rest */
-                for (size_t coef = 1; coef < k; coef++, o += 4) st_f32(o, sh[3 * coef + c]);
-            st_f32(o, p->opacities[i]);
+                for (size_t coef = 1; coef < k; coef++, o += 4) cs__wr_f32le(o, sh[3 * coef + c]);
+            cs__wr_f32le(o, p->opacities[i]);
             o += 4;
-            for (int a = 0; a < 3; a++, o += 4) st_f32(o, p->log_scales[3 * i + a]);
-            for (int a = 0; a < 4; a++, o += 4) st_f32(o, p->quats[4 * i + a]);
+            for (int a = 0; a < 3; a++, o += 4) cs__wr_f32le(o, p->log_scales[3 * i + a]);
+            for (int a = 0; a < 4; a++, o += 4) cs__wr_f32le(o, p->quats[4 * i + a]);
         }
         st = cs__outfile_write(ctx, of, buf, (size_t)(o - buf));
     }
