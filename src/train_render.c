@@ -4,9 +4,10 @@
  * renderer's last frame (cs_render_frame: splats, tile lists, final T, last contributors).
  *
  * Scratch (cs_train_scratch, hung on the renderer and freed with it): the per-entry gradients
- * d_list [M], the per-tile last contributor [tiles] and the per-splat sums d_splats [N]. Each
+ * d_list [M], the per-tile last contributor [tiles], the per-splat sums d_splats [N] and the
+ * colour's gradient to the mean d_dir [N, 3]. Each
  * grows to the largest frame and is reused; d_list gets a quarter of headroom since M changes
- * every frame. Memory: 36 bytes per tile-list entry plus 36 per Gaussian.
+ * every frame. Memory: 36 bytes per tile-list entry plus 48 per Gaussian.
  *
  * Checks: the backward needs the frame of the same scene, camera and options; the shapes that
  * can be checked are (count, camera, background, image and gradient shapes), the parameter
@@ -25,6 +26,8 @@ struct cs_train_scratch {
     size_t tile_last_bytes;
     void *d_splats;  /* cs_splat_grad [N] */
     size_t d_splats_bytes;
+    void *d_dir;     /* float [N, 3] */
+    size_t d_dir_bytes;
 };
 
 void cs__train_scratch_destroy(cs_train_scratch *s) {
@@ -32,6 +35,7 @@ void cs__train_scratch_destroy(cs_train_scratch *s) {
     cs__free(s->d_list);
     cs__free(s->tile_last);
     cs__free(s->d_splats);
+    cs__free(s->d_dir);
     cs__free(s);
 }
 
@@ -145,7 +149,9 @@ cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_cam
         (st = grow(ctx, &s->tile_last, &s->tile_last_bytes, tiles, sizeof(uint32_t), false,
                    "train backward tile counts")) ||
         (st = grow(ctx, &s->d_splats, &s->d_splats_bytes, p->count, sizeof(cs_splat_grad), false,
-                   "train backward splat gradients")))
+                   "train backward splat gradients")) ||
+        (st = grow(ctx, &s->d_dir, &s->d_dir_bytes, p->count, 3 * sizeof(float), false,
+                   "train backward direction gradients")))
         return st;
 
     double t1 = now_ms();
@@ -188,7 +194,7 @@ cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_cam
         .splats = f.splats,
         .d_splats = s->d_splats,
         .d_sh = grads->p.sh,
-        .d_means = grads->p.means,
+        .d_dir = s->d_dir,
     };
     cs_project_bwd_args pa = {
         .view = &view,
@@ -199,6 +205,7 @@ cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_cam
         .scale_modifier = o.scale_modifier > 0.0f ? o.scale_modifier : 1.0f,
         .splats = f.splats,
         .d_splats = s->d_splats,
+        .d_dir = s->d_dir,
         .d_means = grads->p.means,
         .d_log_scales = grads->p.log_scales,
         .d_quats = grads->p.quats,

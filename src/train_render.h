@@ -109,7 +109,8 @@ typedef struct cs_project_bwd_args {
     float scale_modifier;
     const cs_splat *splats;      /* [N] the forward's (radius 0 = not visible: skipped) */
     const cs_splat_grad *d_splats; /* [N] */
-    float *d_means;              /* [N, 3] added to */
+    const float *d_dir;          /* [N, 3] dL/dmean through the view direction (sh_bwd) */
+    float *d_means;              /* [N, 3] added to, once: projection + d_dir */
     float *d_log_scales;         /* [N, 3] added to */
     float *d_quats;              /* [N, 4] added to */
     float *d_opacities;          /* [N] added to (w.r.t. the logit) */
@@ -127,7 +128,9 @@ typedef struct cs_sh_bwd_args {
     const cs_splat *splats;      /* [N] (radius 0 = skipped) */
     const cs_splat_grad *d_splats; /* [N] (rgb is read) */
     float *d_sh;                 /* [N, K, 3] added to */
-    float *d_means;              /* [N, 3] added to (through the view direction) */
+    float *d_dir;                /* [N, 3] out: dL/dmean through the view direction (for
+                                    project_bwd, which adds it to the mean's gradient, so that
+                                    every gradient element is added to exactly once) */
 } cs_sh_bwd_args;
 
 void cs__sh_bwd_range(const cs_sh_bwd_args *a, int64_t begin, int64_t end);
