@@ -77,14 +77,30 @@ typedef struct gauss_job {
     float half_w, half_h;
 } gauss_job;
 
+static bool all_zero(const cs_splat_grad *g) {
+    return g->x == 0.0f && g->y == 0.0f && g->conic[0] == 0.0f && g->conic[1] == 0.0f &&
+           g->conic[2] == 0.0f && g->opacity == 0.0f && g->rgb[0] == 0.0f && g->rgb[1] == 0.0f &&
+           g->rgb[2] == 0.0f;
+}
+
 static void gauss_task(void *user, int64_t begin, int64_t end, int worker) {
     (void)worker;
     const gauss_job *job = user;
-    cs__sh_bwd_range(job->sh, begin, end);
-    cs__project_bwd_range(job->proj, begin, end);
-    if (!job->stats) return;
     const cs_splat *splats = job->proj->splats;
     const cs_splat_grad *d = job->proj->d_splats;
+    /* Runs of Gaussians with a non-zero splat gradient. The chain is linear in it, so a zero
+     * one (culled, or hidden behind others in every pixel) gives exactly zero: skipped. */
+    for (int64_t i = begin; i < end;) {
+        while (i < end && (!splats[i].radius || all_zero(&d[i]))) i++;
+        int64_t j = i;
+        while (j < end && splats[j].radius && !all_zero(&d[j])) j++;
+        if (j > i) {
+            cs__sh_bwd_range(job->sh, i, j);
+            cs__project_bwd_range(job->proj, i, j);
+        }
+        i = j;
+    }
+    if (!job->stats) return;
     for (int64_t i = begin; i < end; i++) {
         int32_t radius = splats[i].radius;
         if (job->stats->radii) job->stats->radii[i] = radius;
@@ -167,7 +183,12 @@ cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_cam
         .d_list = s->d_list,
         .tile_last = s->tile_last,
     };
-    cs__raster_bwd_cpu(ctx, &ra);
+    /* The backward kernel of the forward's kind, so both take the same skip decisions. */
+    cs_render_stats rs;
+    cs_renderer_get_stats(r, &rs);
+    cs__raster_bwd_cpu(ctx, &ra,
+                       rs.simd && cs__cpu_has_avx2_fma() ? cs__raster_bwd_tile_avx2
+                                                         : cs__raster_bwd_tile);
     double t2 = now_ms();
 
     cs_reduce_args re = {

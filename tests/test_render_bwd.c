@@ -488,3 +488,42 @@ TEST(render_bwd_accumulates_and_checks_arguments) {
     cs_scene_destroy(scene);
     cs_context_destroy(ctx);
 }
+
+/* The AVX2 backward (after the AVX2 forward) against the scalar pair: the same gradients up to
+ * rounding, and a contribution within rounding of a cut-off that flips (about 1e-7 relative,
+ * see cpu/raster_bwd_avx2.c). Tolerance: relative L2 1e-4 per group. */
+TEST(render_bwd_simd_matches_scalar) {
+    if (!cs__cpu_has_avx2_fma()) SKIP("this CPU has no AVX2+FMA: only the scalar kernels run");
+    cs_context *ctx = test_context(2);
+    static const fd_case cases[] = {{250, 170, 5000, 3, 1.0f, 0, 61}, {97, 131, 2000, 1, 1.0f, 0, 62}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        const fd_case *k = &cases[c];
+        float eye[3] = {0, -6, 1}, target[3] = {0.3f, 0, 0};
+        cs_camera cam = fixture_camera(k->width, k->height, 0.9f * (float)k->width, eye, target,
+                                       3.5f, -2.25f);
+        cs_scene *scene = fixture_random_scene(ctx, &cam, k->n, k->degree, k->seed);
+        CHECK(scene != NULL);
+        if (!scene) continue;
+        cs_scene_params p = cs_scene_get_params(scene);
+        double *w = random_weights(3 * (int64_t)cam.width * cam.height, 500 + k->seed);
+        cs_render_options opt = {.background = {0.3f, 0.3f, 0.3f}};
+        prod_result simd = prod_backward(ctx, scene, &cam, &opt, w, 0);
+        prod_result scalar = prod_backward(ctx, scene, &cam, &opt, w, 1);
+        if (simd.grads && scalar.grads) {
+            cs_scene_params a = cs_scene_get_params(simd.grads);
+            cs_scene_params b = cs_scene_get_params(scalar.grads);
+            group_err e = {0};
+            for (int64_t q = 0; q < block_floats(&p); q++)
+                group_add(&e, group_of(&p, q), (double)a.means[q], (double)b.means[q]);
+            char label[96];
+            snprintf(label, sizeof label, "avx2 vs scalar %dx%d N=%d deg %d", k->width,
+                     k->height, k->n, k->degree);
+            group_check(&e, 1e-4, label);
+        }
+        prod_free(&simd);
+        prod_free(&scalar);
+        free(w);
+        cs_scene_destroy(scene);
+    }
+    cs_context_destroy(ctx);
+}
