@@ -101,7 +101,7 @@ void cs__raster_bwd_tile(const cs_raster_bwd_args *a, int64_t tile) {
                 if (power > 0.0f) continue;
                 float g = expf(power);
                 float og = o * g;
-                float alpha = fminf(CS_ALPHA_MAX, og);
+                float alpha = og < CS_ALPHA_MAX ? og : CS_ALPHA_MAX;
                 if (alpha < CS_ALPHA_MIN) continue;
                 float one_minus = 1.0f - alpha;
                 float t = b.t[q] / one_minus;
