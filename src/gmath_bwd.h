@@ -18,8 +18,10 @@
  *   -fx tx / z^2; this is the derivative of the forward that is actually computed.
  * - The 0.3 px^2 dilation is additive: it passes gradients through unchanged. The radius and the
  *   tile rectangle are discrete: no gradient.
- * - SH colour: rgb = max(0, SH(dir^) + 0.5): zero gradient on a channel where SH + 0.5 < 0 (as
- *   the reference marks a channel clamped when its value is negative); dir^ = dir / |dir|, and
+ * - SH colour: rgb = max(0, SH(dir^) + 0.5): zero gradient on a channel the forward clamped,
+ *   read from its output (rgb == 0; the reference tests SH + 0.5 < 0, which differs only where
+ *   SH + 0.5 is exactly 0, and using the output follows whichever kernel, scalar or SIMD,
+ *   computed it); dir^ = dir / |dir|, and
  *   the gradient flows through the normalisation to dir (the mean), as the reference's
  *   computeColorFromSH backward does. A zero dir (only degree 0 is seen) gets none.
  *
@@ -204,10 +206,10 @@ CS_HD void cs_sh_basis_bwd(int degree, float x, float y, float z, const float *d
     d_xyz[2] += gz;
 }
 
-/* cs_sh_color: d_rgb = dL/drgb -> d_sh += dL/dsh ([K, 3], only the first cs_sh_coeffs(degree)
- * rows are touched), d_dir += dL/ddir (through the normalisation). */
-CS_HD void cs_sh_color_bwd(int degree, const float dir[3], const float *sh, const float d_rgb[3],
-                           float *d_sh, float d_dir[3]) {
+/* cs_sh_color: rgb = its output, d_rgb = dL/drgb -> d_sh += dL/dsh ([K, 3], only the first
+ * cs_sh_coeffs(degree) rows are touched), d_dir += dL/ddir (through the normalisation). */
+CS_HD void cs_sh_color_bwd(int degree, const float dir[3], const float *sh, const float rgb[3],
+                           const float d_rgb[3], float *d_sh, float d_dir[3]) {
     float n2 = dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2];
     float s = n2 > 0.0f ? 1.0f / sqrtf(n2) : 0.0f;
     float x = dir[0] * s, y = dir[1] * s, z = dir[2] * s;
@@ -215,11 +217,7 @@ CS_HD void cs_sh_color_bwd(int degree, const float dir[3], const float *sh, cons
     cs_sh_basis(degree, x, y, z, b);
     int k_n = cs_sh_coeffs(degree);
     float d_acc[3];
-    for (int ch = 0; ch < 3; ch++) { /* the forward's sum, for its clamp */
-        float acc = 0.0f;
-        for (int k = 0; k < k_n; k++) acc += b[k] * sh[3 * k + ch];
-        d_acc[ch] = acc + 0.5f < 0.0f ? 0.0f : d_rgb[ch];
-    }
+    for (int ch = 0; ch < 3; ch++) d_acc[ch] = rgb[ch] == 0.0f ? 0.0f : d_rgb[ch];
     float d_b[16];
     for (int k = 0; k < k_n; k++) {
         for (int ch = 0; ch < 3; ch++) d_sh[3 * k + ch] += b[k] * d_acc[ch];
