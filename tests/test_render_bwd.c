@@ -527,3 +527,56 @@ TEST(render_bwd_simd_matches_scalar) {
     }
     cs_context_destroy(ctx);
 }
+
+/* Every allocation of the backward scratch can fail: CS_ERR_NOMEM with a message, nothing
+ * leaked (the sanitizer build checks), and the next call succeeds. An empty scene works. */
+TEST(render_bwd_allocation_failures_and_empty_scene) {
+    cs_context *ctx = test_context(2);
+    float eye[3] = {0, -6, 1}, target[3] = {0.3f, 0, 0};
+    cs_camera cam = fixture_camera(48, 40, 50.0f, eye, target, 0, 0);
+    cs_scene *scene = fixture_random_scene(ctx, &cam, 200, 1, 71);
+    CHECK(scene != NULL);
+    if (!scene) {
+        cs_context_destroy(ctx);
+        return;
+    }
+    cs_scene_params p = cs_scene_get_params(scene);
+    cs_image rgb = fixture_image(48, 40, 3), d_rgb = fixture_image(48, 40, 3);
+    for (int k = 0; k < 48 * 40 * 3; k++) d_rgb.data[k] = 0.5f;
+    cs_render_options opt = {0};
+    int failures = 0;
+    for (long n = 1; n <= 8; n++) {
+        cs_scene *g = zero_grads(ctx, &p);
+        cs_renderer *r;
+        CHECK_OK(ctx, cs_renderer_create(ctx, NULL, &r));
+        CHECK_OK(ctx, cs__train_forward(r, scene, &cam, &opt, &rgb));
+        cs__test_fail_alloc_after(n);
+        cs_status st = cs__train_backward(r, scene, &cam, &opt, &d_rgb, g, NULL);
+        cs__test_fail_alloc_after(0);
+        if (st != CS_OK) {
+            failures++;
+            CHECK(st == CS_ERR_NOMEM);
+            CHECK_OK(ctx, cs__train_backward(r, scene, &cam, &opt, &d_rgb, g, NULL));
+        }
+        cs_renderer_destroy(r);
+        cs_scene_destroy(g);
+    }
+    test_note("%d injected allocation failures reported as CS_ERR_NOMEM", failures);
+    CHECK(failures >= 4); /* the scratch record and its four arrays */
+
+    cs_scene *empty = NULL, *g0 = NULL;
+    CHECK_OK(ctx, cs_scene_create(ctx, 0, 0, &empty));
+    CHECK_OK(ctx, cs_scene_create(ctx, 0, 0, &g0));
+    cs_renderer *r;
+    CHECK_OK(ctx, cs_renderer_create(ctx, NULL, &r));
+    CHECK_OK(ctx, cs__train_forward(r, empty, &cam, &opt, &rgb));
+    cs_train_view_stats stats = {0};
+    CHECK_OK(ctx, cs__train_backward(r, empty, &cam, &opt, &d_rgb, g0, &stats));
+    cs_renderer_destroy(r);
+    cs_scene_destroy(empty);
+    cs_scene_destroy(g0);
+    fixture_image_free(&rgb);
+    fixture_image_free(&d_rgb);
+    cs_scene_destroy(scene);
+    cs_context_destroy(ctx);
+}
