@@ -67,9 +67,11 @@ CS_HD void cs_quat_to_rot_bwd(const float q[4], const float d_R[9], float d_q[4]
  * dL/dM = (G + G^T) M = 2 G M. */
 CS_HD void cs_cov3d_bwd(const float scale[3], const float R[9], const float d_cov[6],
                         float d_scale[3], float d_R[9]) {
+    /* clang-format off */
     float G[9] = {d_cov[0],        0.5f * d_cov[1], 0.5f * d_cov[2],
                   0.5f * d_cov[1], d_cov[3],        0.5f * d_cov[4],
                   0.5f * d_cov[2], 0.5f * d_cov[4], d_cov[5]};
+    /* clang-format on */
     float M[9];
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < 3; k++) M[3 * i + k] = R[3 * i + k] * scale[k];
@@ -129,8 +131,8 @@ CS_HD void cs_ewa_cov2d_bwd(const float pv[3], float fx, float fy, float limx, f
     float dT[6];
     for (int r = 0; r < 2; r++)
         for (int k = 0; k < 3; k++)
-            dT[3 * r + k] = 2.0f * (gt[3 * r] * Sf[k] + gt[3 * r + 1] * Sf[3 + k] +
-                                    gt[3 * r + 2] * Sf[6 + k]);
+            dT[3 * r + k] =
+                2.0f * (gt[3 * r] * Sf[k] + gt[3 * r + 1] * Sf[3 + k] + gt[3 * r + 2] * Sf[6 + k]);
     /* T row 0 = j00 W0 + j02 W2, row 1 = j11 W1 + j12 W2 (W rows). */
     float dj00 = 0.0f, dj02 = 0.0f, dj11 = 0.0f, dj12 = 0.0f;
     for (int k = 0; k < 3; k++) {
@@ -145,10 +147,14 @@ CS_HD void cs_ewa_cov2d_bwd(const float pv[3], float fx, float fy, float limx, f
                2.0f * fy * ty * iz2 * iz * dj12;
     float dtx = -fx * iz2 * dj02, dty = -fy * iz2 * dj12;
     /* tx = clamp(x / z) z: x itself inside the clamp, +-limx z outside. */
-    if (txtz < -limx || txtz > limx) dz += cx_ * dtx;
-    else d_pv[0] += dtx;
-    if (tytz < -limy || tytz > limy) dz += cy_ * dty;
-    else d_pv[1] += dty;
+    if (txtz < -limx || txtz > limx)
+        dz += cx_ * dtx;
+    else
+        d_pv[0] += dtx;
+    if (tytz < -limy || tytz > limy)
+        dz += cy_ * dty;
+    else
+        d_pv[1] += dty;
     d_pv[2] += dz;
 }
 

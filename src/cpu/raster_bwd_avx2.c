@@ -38,8 +38,8 @@ static inline __m256 exp_ps(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
-                                  23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
@@ -145,20 +145,21 @@ void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile) {
                  * they are without a blend. */
                 __m256 alpha_live = _mm256_and_ps(alpha, live);
                 __m256 d_alpha = zero;
-#define CHANNEL(ch, col, gr)                                                                      \
-    do {                                                                                          \
-        __m256 acc = _mm256_load_ps(&b.acc[ch][q]);                                               \
-        __m256 diff = _mm256_sub_ps(col, acc);                                                    \
-        __m256 dp = _mm256_load_ps(&b.dp[ch][q]);                                                 \
-        d_alpha = _mm256_fmadd_ps(diff, dp, d_alpha);                                             \
-        _mm256_store_ps(&b.acc[ch][q], _mm256_fmadd_ps(alpha_live, diff, acc));                   \
-        gr = _mm256_fmadd_ps(w, dp, gr);                                                          \
+#define CHANNEL(ch, col, gr)                                                                       \
+    do {                                                                                           \
+        __m256 acc = _mm256_load_ps(&b.acc[ch][q]);                                                \
+        __m256 diff = _mm256_sub_ps(col, acc);                                                     \
+        __m256 dp = _mm256_load_ps(&b.dp[ch][q]);                                                  \
+        d_alpha = _mm256_fmadd_ps(diff, dp, d_alpha);                                              \
+        _mm256_store_ps(&b.acc[ch][q], _mm256_fmadd_ps(alpha_live, diff, acc));                    \
+        gr = _mm256_fmadd_ps(w, dp, gr);                                                           \
     } while (0)
                 CHANNEL(0, c0, gr0);
                 CHANNEL(1, c1, gr1);
                 CHANNEL(2, c2, gr2);
 #undef CHANNEL
-                d_alpha = _mm256_fmadd_ps(d_alpha, t, _mm256_mul_ps(_mm256_load_ps(&b.bgt[q]), inv));
+                d_alpha =
+                    _mm256_fmadd_ps(d_alpha, t, _mm256_mul_ps(_mm256_load_ps(&b.bgt[q]), inv));
                 /* Where o G > 0.99 alpha is the constant 0.99: no gradient to o, G. */
                 __m256 free_ = _mm256_and_ps(live, _mm256_cmp_ps(og, amax, _CMP_LE_OQ));
                 d_alpha = _mm256_and_ps(d_alpha, free_);
