@@ -213,7 +213,7 @@ static void bench_one(cs_context *ctx, cs_context *ctx1, const char *name, const
     printf("%-10s %4dx%-4d %8.0f Gaussians: %8.2f ms  %7.1f fps  %6.1f M Gaussians/s  "
            "(%d threads, %s)\n",
            name, cam->width, cam->height, n, fast.total, 1e3 / fast.total, n / fast.total / 1e3,
-           fast.last.threads, fast.last.simd ? "avx2" : "scalar");
+           fast.last.threads, fast.last.backend);
     printf("           stages ms: project %.2f  sh %.2f  sort %.2f  bin %.2f  raster %.2f;  "
            "CPU %.2f ms;  visible %lld, tile intersections %lld\n",
            fast.project, fast.sh, fast.sort, fast.bin, fast.raster, fast.cpu,

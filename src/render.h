@@ -121,17 +121,17 @@ typedef struct cs_raster_args {
 } cs_raster_args;
 
 /* Per-pixel compositing state of one 16 x 16 tile, row-major, shared by the scalar and SIMD tile
- * kernels (raster.c, cpu/raster_avx2.c); 8 KB, kept on the worker's stack. Pixels outside the
- * image start done. */
+ * kernels (raster.c, cpu/raster_avx2.c, cpu/raster_avx512.c); 8 KB, kept on the worker's stack,
+ * rows 64-byte aligned. Pixels outside the image start done. */
 typedef struct cs_tile_state {
     int x0, y0, w, h;          /* the tile's first pixel and size within the image */
     int alive;                 /* pixels not yet done */
-    _Alignas(32) float t[CS_TILE * CS_TILE];       /* transmittance T */
-    _Alignas(32) float c[3][CS_TILE * CS_TILE];    /* accumulated colour, per channel */
-    _Alignas(32) float d[CS_TILE * CS_TILE];       /* accumulated alpha T z */
-    _Alignas(32) float wsum[CS_TILE * CS_TILE];    /* accumulated alpha T */
-    _Alignas(32) uint32_t last[CS_TILE * CS_TILE]; /* 1 + list position of the last drawn */
-    _Alignas(32) uint32_t done[CS_TILE * CS_TILE]; /* 0, or all ones once T would pass 1e-4 */
+    _Alignas(64) float t[CS_TILE * CS_TILE];       /* transmittance T */
+    _Alignas(64) float c[3][CS_TILE * CS_TILE];    /* accumulated colour, per channel */
+    _Alignas(64) float d[CS_TILE * CS_TILE];       /* accumulated alpha T z */
+    _Alignas(64) float wsum[CS_TILE * CS_TILE];    /* accumulated alpha T */
+    _Alignas(64) uint32_t last[CS_TILE * CS_TILE]; /* 1 + list position of the last drawn */
+    _Alignas(64) uint32_t done[CS_TILE * CS_TILE]; /* 0, or all ones once T would pass 1e-4 */
 } cs_tile_state;
 
 /* The splat's pixel box clipped to the tile, as tile-local [*i0, *i1] x [*j0, *j1]; false when
@@ -181,10 +181,20 @@ typedef struct cs_render_frame {
 
 void cs__renderer_frame(const cs_renderer *renderer, cs_render_frame *out);
 
-/* The CPU backend: with AVX2+FMA kernels when simd and the CPU has them, else scalar. */
-const cs_render_backend *cs__render_backend_cpu(bool simd);
-/* True when the running CPU has AVX2 and FMA. */
+/* CPU kernel sets, in order of preference. */
+typedef enum cs_simd_level {
+    CS_SIMD_SCALAR, /* portable C */
+    CS_SIMD_AVX2,   /* AVX2+FMA projection, SH and raster */
+    CS_SIMD_AVX512  /* as AVX2, with the AVX-512 raster kernel */
+} cs_simd_level;
+
+/* The CPU backend with the best kernels the running CPU has, up to max_level. */
+const cs_render_backend *cs__render_backend_cpu(cs_simd_level max_level);
+/* True when the running CPU has AVX2 and FMA; AVX-512 F/BW/DQ/VL (and FMA). */
 bool cs__cpu_has_avx2_fma(void);
+bool cs__cpu_has_avx512(void);
+/* Make r use this backend from its next render on (tests and benchmarks compare paths). */
+void cs__renderer_set_backend(cs_renderer *r, const cs_render_backend *backend);
 
 /* Derive the stage camera from a public one (tile grid, clamp limits, centre). */
 void cs__view_init(cs_view *view, const cs_camera *cam);
@@ -210,5 +220,6 @@ void cs__bin_fill_cpu(cs_context *ctx, cs_bin_args *a);
 void cs__raster_cpu(cs_context *ctx, const cs_raster_args *a, cs_raster_kernel kernel);
 void cs__raster_tile(const cs_raster_args *a, int64_t tile);
 void cs__raster_tile_avx2(const cs_raster_args *a, int64_t tile);
+void cs__raster_tile_avx512(const cs_raster_args *a, int64_t tile);
 
 #endif /* CSPLAT_RENDER_H */
