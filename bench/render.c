@@ -118,7 +118,7 @@ static cs_scene *synthetic_scene(cs_context *ctx, int64_t n, cs_camera *cam) {
     cs_scene *scene;
     if (cs_scene_create(ctx, n, 3, &scene) != CS_OK) return NULL;
     cs_scene_params p = cs_scene_get_params(scene);
-    const double w = cam->width, h = cam->height, f = cam->fx;
+    const double w = cam->width, h = cam->height, f = (double)cam->fx;
     for (int64_t i = 0; i < n; i++) {
         double u = (-0.1 + 1.2 * uniform()) * w, v = (-0.1 + 1.2 * uniform()) * h;
         double z = 2 * exp(log(20.0) * uniform());

@@ -68,8 +68,8 @@ static inline bool tile_range(int i0, int i1, int r0, int r1, int *t0, int *t1) 
 /* Count pass, per splat: store the pixel box of the support's bounding box and replace the
  * reference rectangle by the tiles of that box within it. false: the splat reaches no tile. */
 static bool support_box(const cs_view *view, cs_splat *s) {
-    double k = s->support;
-    double a = s->conic[0], b = s->conic[1], c = s->conic[2], det = a * c - b * b;
+    double k = (double)s->support;
+    double a = (double)s->conic[0], b = (double)s->conic[1], c = (double)s->conic[2], det = a * c - b * b;
     int i0, i1, j0, j1, tx0, tx1, ty0, ty1;
     if (!(k > 0)) return false;
     if (!(a > 0 && c > 0 && det > 0)) {
@@ -82,7 +82,7 @@ static bool support_box(const cs_view *view, cs_splat *s) {
         i1 = i1 < view->width - 1 ? i1 : view->width - 1;
         j1 = j1 < view->height - 1 ? j1 : view->height - 1;
     } else {
-        double ex = sqrt(k * c / det), ey = sqrt(k * a / det), u = s->x, v = s->y;
+        double ex = sqrt(k * c / det), ey = sqrt(k * a / det), u = (double)s->x, v = (double)s->y;
         if (!pixel_range(u - ex, u + ex, view->width, &i0, &i1) ||
             !pixel_range(v - ey, v + ey, view->height, &j0, &j1))
             return false;
@@ -109,18 +109,18 @@ typedef struct ellipse {
 } ellipse;
 
 static bool needs_rows(const cs_splat *s) {
-    double a = s->conic[0], b = s->conic[1], c = s->conic[2];
+    double a = (double)s->conic[0], b = (double)s->conic[1], c = (double)s->conic[2];
     return s->rect[1] - s->rect[0] > 2 && s->rect[3] - s->rect[2] > 2 && a > 0 && c > 0 &&
            a * c - b * b > 0;
 }
 
 static void ellipse_init(const cs_splat *s, ellipse *e) {
-    double a = s->conic[0], b = s->conic[1], c = s->conic[2];
-    e->u = s->x;
-    e->v = s->y;
+    double a = (double)s->conic[0], b = (double)s->conic[1], c = (double)s->conic[2];
+    e->u = (double)s->x;
+    e->v = (double)s->y;
     e->a = a;
     e->b = b;
-    e->k = s->support;
+    e->k = (double)s->support;
     e->det = a * c - b * b;
     e->ey = sqrt(e->k * a / e->det);
     e->ey_r = -b * sqrt(e->k * c / e->det) / c; /* dq/dy = 0 at the rightmost point */

@@ -394,7 +394,7 @@ TEST(render_sh_degree0_view_independent) {
         CHECK_OK(ctx, cs_renderer_render(r, s, &cam, &full, &b, NULL, NULL));
         size_t q = 16 * 33 + 16;
         for (int k = 0; k < 3; k++) {
-            if (v == 0) first[k] = a.data[3 * q + k];
+            if (v == 0) first[k] = (double)a.data[3 * q + k];
             spread_dc = fmax(spread_dc, fabs((double)a.data[3 * q + k] - first[k]));
             spread_full =
                 fmax(spread_full, fabs((double)b.data[3 * q + k] - (double)a.data[3 * q + k]));
