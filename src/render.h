@@ -39,12 +39,13 @@ typedef struct cs_splat {
     float opacity;     /* sigmoid(logit) */
     float rgb[3];      /* max(0, SH(dir) + 0.5) (sh stage) */
     float depth;       /* view-space z */
-    uint16_t box[4];   /* bin: pixels i0, i1, j0, j1 (inclusive, within the image) whose centres
+    uint16_t box[4];   /* pixels i0, i1, j0, j1 (inclusive, within the image) whose centres
                           lie in the bounding box of the alpha >= 1/255 ellipse; i0 > i1 when
                           none. The rasterizer evaluates the splat only there. */
     int32_t radius;    /* ceil(3 sqrt(lambda_max)), capped at 2^30; 0 = culled */
-    uint16_t rect[4];  /* tiles x0, x1, y0, y1 ([x0, x1) x [y0, y1)): project writes the
-                          reference's rectangle, bin narrows it to the support's bounding box */
+    uint16_t rect[4];  /* tiles x0, x1, y0, y1 ([x0, x1) x [y0, y1)): the reference's rectangle
+                          narrowed to the tiles of box (cs_support_box); empty (x0 == x1) when
+                          the splat can draw nothing */
     float support;     /* cs_alpha_support(opacity): q = d^T conic d <= support can draw */
 } cs_splat;
 
@@ -66,7 +67,7 @@ typedef struct cs_project_args {
     const float *quats;      /* [N, 4] w, x, y, z */
     const float *opacities;  /* [N] logits */
     float scale_modifier;
-    cs_splat *splats;        /* [N] out: every field but rgb and box */
+    cs_splat *splats;        /* [N] out: every field but rgb */
 } cs_project_args;
 
 typedef struct cs_sh_args {
@@ -96,7 +97,7 @@ typedef struct cs_sort_args {
 
 typedef struct cs_bin_args {
     const cs_view *view;
-    cs_splat *splats;       /* [N] in: projection; out (count): box, rect narrowed */
+    const cs_splat *splats; /* [N] */
     const uint32_t *order;  /* [V] depth order */
     int64_t visible;        /* V */
     int chunks;             /* parallel slices of order; the result does not depend on it */
@@ -206,6 +207,8 @@ typedef void (*cs_sh_kernel)(const cs_sh_args *a, int64_t begin, int64_t end);
 typedef void (*cs_raster_kernel)(const cs_raster_args *a, int64_t tile);
 
 void cs__project_cpu(cs_context *ctx, const cs_project_args *a, cs_project_kernel kernel);
+/* The last step of projection for a splat with its reference rectangle: support, box, rect. */
+void cs__splat_support(const cs_view *v, cs_splat *s, int rect[4]);
 void cs__project_range(const cs_project_args *a, int64_t begin, int64_t end);
 void cs__project_range_avx2(const cs_project_args *a, int64_t begin, int64_t end);
 
