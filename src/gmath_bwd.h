@@ -94,7 +94,7 @@ CS_HD void cs_ewa_cov2d_bwd(const float pv[3], float fx, float fy, float limx, f
     /* The forward's intermediates, recomputed with its expressions. */
     float z = pv[2];
     float txtz = pv[0] / z, tytz = pv[1] / z;
-    float cx_ = fminf(limx, fmaxf(-limx, txtz)), cy_ = fminf(limy, fmaxf(-limy, tytz));
+    float cx_ = cs_minf(limx, cs_maxf(-limx, txtz)), cy_ = cs_minf(limy, cs_maxf(-limy, tytz));
     float tx = cx_ * z, ty = cy_ * z;
     float j00 = fx / z, j02 = -(fx * tx) / (z * z);
     float j11 = fy / z, j12 = -(fy * ty) / (z * z);

@@ -13,8 +13,9 @@
  *   Sigma = R(q) S S^T R(q)^T, S = exp(log_scale) m       -> d scale -> d log_scale, d R -> d q
  *
  * The radius, the tile rectangle and the near-plane test are discrete: no gradient. Gaussians
- * the forward culled (radius 0) get none. The mean's gradient through the SH view direction is
- * sh_bwd.c's; both add into the same array, so the caller runs them one after the other.
+ * the forward culled (radius 0) get none. The mean's gradient through the SH view direction comes
+ * from sh_bwd.c (d_dir) and joins this one before the single add into d_means, so that adding
+ * the gradients of two views is exactly their sum.
  *
  * Shapes: splats/d_splats [N] -> d_means, d_log_scales [N, 3], d_quats [N, 4], d_opacities [N].
  */
@@ -48,7 +49,9 @@ static void project_bwd_one(const cs_project_bwd_args *a, int64_t i) {
     cs_ewa_cov2d_bwd(pv, v->fx, v->fy, v->limx, v->limy, v->R, cov3d, d_cov2d, d_pv, d_cov3d);
     float d_uv[2] = {g->x, g->y};
     cs_project_point_bwd(pv, v->fx, v->fy, d_uv, d_pv);
-    cs_world_to_view_bwd(v->R, d_pv, a->d_means + 3 * i);
+    float d_mean[3] = {a->d_dir[3 * i], a->d_dir[3 * i + 1], a->d_dir[3 * i + 2]};
+    cs_world_to_view_bwd(v->R, d_pv, d_mean);
+    for (int k = 0; k < 3; k++) a->d_means[3 * i + k] += d_mean[k];
 
     float d_scale[3] = {0.0f, 0.0f, 0.0f};
     float d_R[9] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};

@@ -101,7 +101,7 @@ void cs__raster_bwd_tile(const cs_raster_bwd_args *a, int64_t tile) {
                 if (power > 0.0f) continue;
                 float g = expf(power);
                 float og = o * g;
-                float alpha = fminf(CS_ALPHA_MAX, og);
+                float alpha = og < CS_ALPHA_MAX ? og : CS_ALPHA_MAX;
                 if (alpha < CS_ALPHA_MIN) continue;
                 float one_minus = 1.0f - alpha;
                 float t = b.t[q] / one_minus;
@@ -139,16 +139,22 @@ void cs__raster_bwd_tile(const cs_raster_bwd_args *a, int64_t tile) {
     }
 }
 
+typedef struct raster_bwd_job {
+    const cs_raster_bwd_args *args;
+    cs_raster_bwd_kernel kernel;
+} raster_bwd_job;
+
 static void raster_bwd_task(void *user, int64_t begin, int64_t end, int worker) {
     (void)worker;
-    const cs_raster_bwd_args *a = user;
-    for (int64_t t = begin; t < end; t++) cs__raster_bwd_tile(a, t);
+    const raster_bwd_job *job = user;
+    for (int64_t t = begin; t < end; t++) job->kernel(job->args, t);
 }
 
-void cs__raster_bwd_cpu(cs_context *ctx, const cs_raster_bwd_args *a) {
+void cs__raster_bwd_cpu(cs_context *ctx, const cs_raster_bwd_args *a, cs_raster_bwd_kernel kernel) {
+    raster_bwd_job job = {a, kernel};
     int64_t tiles = (int64_t)a->view->tiles_x * a->view->tiles_y;
     /* One tile per chunk: tile costs differ by orders of magnitude. */
-    cs__parallel_for(ctx, tiles, 1, raster_bwd_task, (void *)a);
+    cs__parallel_for(ctx, tiles, 1, raster_bwd_task, &job);
 }
 
 typedef struct reduce_job {

@@ -4,9 +4,10 @@
  * renderer's last frame (cs_render_frame: splats, tile lists, final T, last contributors).
  *
  * Scratch (cs_train_scratch, hung on the renderer and freed with it): the per-entry gradients
- * d_list [M], the per-tile last contributor [tiles] and the per-splat sums d_splats [N]. Each
+ * d_list [M], the per-tile last contributor [tiles], the per-splat sums d_splats [N] and the
+ * colour's gradient to the mean d_dir [N, 3]. Each
  * grows to the largest frame and is reused; d_list gets a quarter of headroom since M changes
- * every frame. Memory: 36 bytes per tile-list entry plus 36 per Gaussian.
+ * every frame. Memory: 36 bytes per tile-list entry plus 48 per Gaussian.
  *
  * Checks: the backward needs the frame of the same scene, camera and options; the shapes that
  * can be checked are (count, camera, background, image and gradient shapes), the parameter
@@ -25,6 +26,8 @@ struct cs_train_scratch {
     size_t tile_last_bytes;
     void *d_splats;  /* cs_splat_grad [N] */
     size_t d_splats_bytes;
+    void *d_dir;     /* float [N, 3] */
+    size_t d_dir_bytes;
 };
 
 void cs__train_scratch_destroy(cs_train_scratch *s) {
@@ -32,6 +35,7 @@ void cs__train_scratch_destroy(cs_train_scratch *s) {
     cs__free(s->d_list);
     cs__free(s->tile_last);
     cs__free(s->d_splats);
+    cs__free(s->d_dir);
     cs__free(s);
 }
 
@@ -73,14 +77,30 @@ typedef struct gauss_job {
     float half_w, half_h;
 } gauss_job;
 
+static bool all_zero(const cs_splat_grad *g) {
+    return g->x == 0.0f && g->y == 0.0f && g->conic[0] == 0.0f && g->conic[1] == 0.0f &&
+           g->conic[2] == 0.0f && g->opacity == 0.0f && g->rgb[0] == 0.0f && g->rgb[1] == 0.0f &&
+           g->rgb[2] == 0.0f;
+}
+
 static void gauss_task(void *user, int64_t begin, int64_t end, int worker) {
     (void)worker;
     const gauss_job *job = user;
-    cs__sh_bwd_range(job->sh, begin, end);
-    cs__project_bwd_range(job->proj, begin, end);
-    if (!job->stats) return;
     const cs_splat *splats = job->proj->splats;
     const cs_splat_grad *d = job->proj->d_splats;
+    /* Runs of Gaussians with a non-zero splat gradient. The chain is linear in it, so a zero
+     * one (culled, or hidden behind others in every pixel) gives exactly zero: skipped. */
+    for (int64_t i = begin; i < end;) {
+        while (i < end && (!splats[i].radius || all_zero(&d[i]))) i++;
+        int64_t j = i;
+        while (j < end && splats[j].radius && !all_zero(&d[j])) j++;
+        if (j > i) {
+            cs__sh_bwd_range(job->sh, i, j);
+            cs__project_bwd_range(job->proj, i, j);
+        }
+        i = j;
+    }
+    if (!job->stats) return;
     for (int64_t i = begin; i < end; i++) {
         int32_t radius = splats[i].radius;
         if (job->stats->radii) job->stats->radii[i] = radius;
@@ -145,7 +165,9 @@ cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_cam
         (st = grow(ctx, &s->tile_last, &s->tile_last_bytes, tiles, sizeof(uint32_t), false,
                    "train backward tile counts")) ||
         (st = grow(ctx, &s->d_splats, &s->d_splats_bytes, p->count, sizeof(cs_splat_grad), false,
-                   "train backward splat gradients")))
+                   "train backward splat gradients")) ||
+        (st = grow(ctx, &s->d_dir, &s->d_dir_bytes, p->count, 3 * sizeof(float), false,
+                   "train backward direction gradients")))
         return st;
 
     double t1 = now_ms();
@@ -161,7 +183,12 @@ cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_cam
         .d_list = s->d_list,
         .tile_last = s->tile_last,
     };
-    cs__raster_bwd_cpu(ctx, &ra);
+    /* The backward kernel of the forward's kind, so both take the same skip decisions. */
+    cs_render_stats rs;
+    cs_renderer_get_stats(r, &rs);
+    cs__raster_bwd_cpu(ctx, &ra,
+                       rs.simd && cs__cpu_has_avx2_fma() ? cs__raster_bwd_tile_avx2
+                                                         : cs__raster_bwd_tile);
     double t2 = now_ms();
 
     cs_reduce_args re = {
@@ -188,7 +215,7 @@ cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_cam
         .splats = f.splats,
         .d_splats = s->d_splats,
         .d_sh = grads->p.sh,
-        .d_means = grads->p.means,
+        .d_dir = s->d_dir,
     };
     cs_project_bwd_args pa = {
         .view = &view,
@@ -199,6 +226,7 @@ cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_cam
         .scale_modifier = o.scale_modifier > 0.0f ? o.scale_modifier : 1.0f,
         .splats = f.splats,
         .d_splats = s->d_splats,
+        .d_dir = s->d_dir,
         .d_means = grads->p.means,
         .d_log_scales = grads->p.log_scales,
         .d_quats = grads->p.quats,

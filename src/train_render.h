@@ -80,10 +80,13 @@ typedef struct cs_raster_bwd_args {
     uint32_t *tile_last;     /* [tiles] out: largest last-contributor position of each tile */
 } cs_raster_bwd_args;
 
-/* Backward of one tile (the scalar kernel; the reference for a SIMD twin). */
+/* Backward of one tile: the scalar kernel (raster_bwd.c) and its AVX2+FMA twin
+ * (cpu/raster_bwd_avx2.c), each the partner of the forward kernel of the same kind. */
+typedef void (*cs_raster_bwd_kernel)(const cs_raster_bwd_args *a, int64_t tile);
 void cs__raster_bwd_tile(const cs_raster_bwd_args *a, int64_t tile);
+void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile);
 /* Every tile, threaded. */
-void cs__raster_bwd_cpu(cs_context *ctx, const cs_raster_bwd_args *a);
+void cs__raster_bwd_cpu(cs_context *ctx, const cs_raster_bwd_args *a, cs_raster_bwd_kernel kernel);
 
 typedef struct cs_reduce_args {
     const cs_view *view;
@@ -109,7 +112,8 @@ typedef struct cs_project_bwd_args {
     float scale_modifier;
     const cs_splat *splats;      /* [N] the forward's (radius 0 = not visible: skipped) */
     const cs_splat_grad *d_splats; /* [N] */
-    float *d_means;              /* [N, 3] added to */
+    const float *d_dir;          /* [N, 3] dL/dmean through the view direction (sh_bwd) */
+    float *d_means;              /* [N, 3] added to, once: projection + d_dir */
     float *d_log_scales;         /* [N, 3] added to */
     float *d_quats;              /* [N, 4] added to */
     float *d_opacities;          /* [N] added to (w.r.t. the logit) */
@@ -127,7 +131,9 @@ typedef struct cs_sh_bwd_args {
     const cs_splat *splats;      /* [N] (radius 0 = skipped) */
     const cs_splat_grad *d_splats; /* [N] (rgb is read) */
     float *d_sh;                 /* [N, K, 3] added to */
-    float *d_means;              /* [N, 3] added to (through the view direction) */
+    float *d_dir;                /* [N, 3] out: dL/dmean through the view direction (for
+                                    project_bwd, which adds it to the mean's gradient, so that
+                                    every gradient element is added to exactly once) */
 } cs_sh_bwd_args;
 
 void cs__sh_bwd_range(const cs_sh_bwd_args *a, int64_t begin, int64_t end);
