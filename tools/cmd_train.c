@@ -8,7 +8,8 @@
 
 static const char help[] =
     "usage: csplat train DATA -o OUTDIR [--iters N] [--downscale K] [--eval] [--seed S]\n"
-    "                    [--threads N] [--save-every N] [--resume DIR] [--max-gaussians N]\n\n"
+    "                    [--threads N] [--save-every N] [--resume DIR] [--max-gaussians N]\n"
+    "                    [--random-points N]\n\n"
     "Train a Gaussian scene on a dataset folder (COLMAP, transforms.json, Blender) as the\n"
     "reference 3DGS trainer does. Writes OUTDIR/scene.ply, cameras.json and log.csv\n"
     "(iteration, loss, PSNR, Gaussians, seconds).\n\n"
@@ -21,7 +22,8 @@ static const char help[] =
     "  --threads N          worker threads (default: all cores); results depend on it\n"
     "  --save-every N       write OUTDIR/checkpoint.bin every N iterations\n"
     "  --resume DIR         continue from DIR/checkpoint.bin (same DATA and options)\n"
-    "  --max-gaussians N    cap on the number of Gaussians\n";
+    "  --max-gaussians N    cap on the number of Gaussians\n"
+    "  --random-points N    initial random points when DATA has no point cloud (100000)\n";
 
 int cmd_train(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
@@ -61,6 +63,10 @@ int cmd_train(int argc, char **argv) {
             if (!cli_parse_int(argv[++i], 1, 2000000000, &v))
                 return cli_usage_error("train", "--max-gaussians needs an integer >= 1");
             o.max_gaussians = v;
+        } else if (strcmp(a, "--random-points") == 0) {
+            if (!cli_parse_int(argv[++i], 1, 100000000, &v))
+                return cli_usage_error("train", "--random-points needs an integer >= 1");
+            o.random_points = v;
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error("train", "unknown option '%s'", a);
         } else if (!o.data) {

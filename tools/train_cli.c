@@ -203,7 +203,8 @@ int tcli_run_train(tcli_train *o) {
         rc = cli_fail(ctx);
         goto done;
     }
-    cs_trainer_desc td = {.seed = (uint64_t)o->seed, .max_gaussians = o->max_gaussians};
+    cs_trainer_desc td = {.seed = (uint64_t)o->seed, .max_gaussians = o->max_gaussians,
+                          .random_points = o->random_points};
     if (cs_trainer_create(ctx, ds, &td, &t) != CS_OK) {
         rc = cli_fail(ctx);
         goto done;

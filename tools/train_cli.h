@@ -35,7 +35,7 @@ cs_status tcli_eval_view(void *user, const cs_eval_view *view);
 typedef struct tcli_train {
     const char *data, *out, *resume;
     long iters, downscale, threads, save_every;
-    long long seed, max_gaussians;
+    long long seed, max_gaussians, random_points;
     bool eval;
     bool quiet;          /* no progress line */
     double psnr, ssim;   /* out: held-out metrics when eval */
