@@ -25,19 +25,22 @@
  * The step consumes the gradient: each element read is set to 0, so the next backward (which
  * adds) starts from zero without a separate clearing pass over the block.
  */
+#include "render.h"
 #include "trainer.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* The per-group constants of one step. */
 typedef struct group_step {
-    float step;  /* lr / (1 - b1^t) */
-    float bc2s;  /* sqrt(1 - b2^t) */
-    int active;  /* 0: skipped this step */
+    cs__adam_consts c;
+    int active; /* 0: skipped this step */
 } group_step;
 
 typedef struct adam_job {
     const cs__adam *adam;
+    cs__adam_kernel kernel;
     group_step gs[CS_GROUPS];
     cs_scene_params p, m, v;
     float *g_block;        /* grads, same layout as p */
@@ -45,10 +48,9 @@ typedef struct adam_job {
     int sh_active;         /* SH coefficients per channel in use */
 } adam_job;
 
-/* One group's elements; the gradient is consumed (zeroed) for the next backward to add into. */
-static inline void update(float *p, float *m, float *v, float *g, int64_t n,
-                          const group_step *s, float b1, float b2, float eps) {
-    float w1 = 1.0f - b1, w2 = 1.0f - b2;
+void cs__adam_update_scalar(float *p, float *m, float *v, float *g, int64_t n,
+                            const cs__adam_consts *c) {
+    float b1 = c->beta1, b2 = c->beta2, w1 = 1.0f - b1, w2 = 1.0f - b2;
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];
         g[i] = 0.0f;
@@ -56,32 +58,41 @@ static inline void update(float *p, float *m, float *v, float *g, int64_t n,
         float vi = v[i] * b2 + w2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        float denom = sqrtf(vi) / s->bc2s + eps;
-        p[i] = p[i] + -s->step * (mi / denom);
+        float denom = sqrtf(vi) / c->bc2s + c->eps;
+        p[i] = p[i] + -c->step * (mi / denom);
     }
+}
+
+static cs__adam_kernel pick_kernel(void) {
+    const char *env = getenv("CSPLAT_SCALAR");
+    bool scalar = env && *env && strcmp(env, "0") != 0;
+#if defined(__x86_64__)
+    if (!scalar && cs__cpu_has_avx2_fma()) return cs__adam_update_avx2;
+#endif
+    (void)scalar;
+    return cs__adam_update_scalar;
 }
 
 static void adam_range(void *user, int64_t begin, int64_t end, int worker) {
     (void)worker;
     const adam_job *j = user;
-    const cs__adam *a = j->adam;
     const cs_scene_params *p = &j->p, *m = &j->m, *v = &j->v;
     /* The gradient arrays sit at the same offsets in their block as the parameters in theirs. */
 #define GRAD(field) (j->g_block + (p->field - j->p_block))
     int64_t n = end - begin;
-    float b1 = a->beta1, b2 = a->beta2, eps = a->eps;
+    cs__adam_kernel update = j->kernel;
     if (j->gs[CS_GROUP_MEANS].active)
         update(p->means + 3 * begin, m->means + 3 * begin, v->means + 3 * begin,
-               GRAD(means) + 3 * begin, 3 * n, &j->gs[CS_GROUP_MEANS], b1, b2, eps);
+               GRAD(means) + 3 * begin, 3 * n, &j->gs[CS_GROUP_MEANS].c);
     if (j->gs[CS_GROUP_SCALES].active)
         update(p->log_scales + 3 * begin, m->log_scales + 3 * begin, v->log_scales + 3 * begin,
-               GRAD(log_scales) + 3 * begin, 3 * n, &j->gs[CS_GROUP_SCALES], b1, b2, eps);
+               GRAD(log_scales) + 3 * begin, 3 * n, &j->gs[CS_GROUP_SCALES].c);
     if (j->gs[CS_GROUP_QUATS].active)
         update(p->quats + 4 * begin, m->quats + 4 * begin, v->quats + 4 * begin,
-               GRAD(quats) + 4 * begin, 4 * n, &j->gs[CS_GROUP_QUATS], b1, b2, eps);
+               GRAD(quats) + 4 * begin, 4 * n, &j->gs[CS_GROUP_QUATS].c);
     if (j->gs[CS_GROUP_OPACITY].active)
         update(p->opacities + begin, m->opacities + begin, v->opacities + begin,
-               GRAD(opacities) + begin, n, &j->gs[CS_GROUP_OPACITY], b1, b2, eps);
+               GRAD(opacities) + begin, n, &j->gs[CS_GROUP_OPACITY].c);
     int64_t k3 = 3 * (int64_t)p->sh_coeffs, rest = 3 * (int64_t)j->sh_active - 3;
     float *gsh = GRAD(sh);
 #undef GRAD
@@ -89,9 +100,9 @@ static void adam_range(void *user, int64_t begin, int64_t end, int worker) {
         float *ps = p->sh + k3 * i, *ms = m->sh + k3 * i, *vs = v->sh + k3 * i;
         float *g = gsh + k3 * i;
         if (j->gs[CS_GROUP_SH_DC].active)
-            update(ps, ms, vs, g, 3, &j->gs[CS_GROUP_SH_DC], b1, b2, eps);
+            update(ps, ms, vs, g, 3, &j->gs[CS_GROUP_SH_DC].c);
         if (j->gs[CS_GROUP_SH_REST].active && rest > 0)
-            update(ps + 3, ms + 3, vs + 3, g + 3, rest, &j->gs[CS_GROUP_SH_REST], b1, b2, eps);
+            update(ps + 3, ms + 3, vs + 3, g + 3, rest, &j->gs[CS_GROUP_SH_REST].c);
     }
 }
 
@@ -101,13 +112,15 @@ void cs__adam_step(cs_context *ctx, cs__adam *adam, cs__gset *g, cs_scene *grads
     CS_ASSERT(sh_active >= 1 && sh_active <= g->params->p.sh_coeffs);
     adam_job job = {.adam = adam, .p = g->params->p, .m = g->m->p, .v = g->v->p,
                     .g_block = grads->block, .p_block = g->params->block,
-                    .sh_active = sh_active};
+                    .sh_active = sh_active, .kernel = pick_kernel()};
     for (int k = 0; k < CS_GROUPS; k++) {
         if (skip & (1u << k)) continue;
         int64_t t = ++adam->steps[k];
         double bc1 = 1.0 - pow((double)adam->beta1, (double)t);
         double bc2 = 1.0 - pow((double)adam->beta2, (double)t);
-        job.gs[k] = (group_step){(float)((double)adam->lr[k] / bc1), (float)sqrt(bc2), 1};
+        job.gs[k].c = (cs__adam_consts){(float)((double)adam->lr[k] / bc1), (float)sqrt(bc2),
+                                        adam->beta1, adam->beta2, adam->eps};
+        job.gs[k].active = 1;
     }
     cs__parallel_for(ctx, g->params->p.count, 4096, adam_range, &job);
 }

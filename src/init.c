@@ -196,16 +196,19 @@ cs_status cs__knn3_mean_dist2(cs_context *ctx, const float *xyz, int64_t n, floa
  */
 typedef struct vis_job {
     const cs__init_args *a;
-    const float *pts; /* [batch, 3] */
-    int32_t *count;   /* [batch] cameras that see each point */
+    const float *pts;  /* [batch, 3] */
+    int32_t *count;    /* [batch] cameras that see each point (see threshold) */
+    int32_t threshold; /* > 0: stop counting once a point is decided against it */
 } vis_job;
 
 static void vis_range(void *user, int64_t begin, int64_t end, int worker) {
     (void)worker;
     const vis_job *j = user;
     for (int64_t i = begin; i < end; i++) {
-        int32_t seen = 0;
-        for (int64_t c = 0; c < j->a->n_cameras; c++) {
+        int32_t seen = 0, n = (int32_t)j->a->n_cameras, need = j->threshold;
+        for (int32_t c = 0; c < n; c++) {
+            /* Decided: enough cameras, or too few left to get there. */
+            if (need > 0 && (seen >= need || seen + (n - c) < need)) break;
             const cs_camera *cam = &j->a->cameras[c];
             float v[3];
             cs_world_to_view(cam->R, cam->t, j->pts + 3 * i, v);
@@ -230,7 +233,7 @@ static cs_status random_points(cs_context *ctx, const cs__init_args *a, cs__rng 
     }
     int64_t need = a->random_count, got = 0;
     int32_t threshold = (int32_t)((a->n_cameras + 1) / 2);
-    vis_job job = {a, pts, count};
+    vis_job job = {.a = a, .pts = pts, .count = count};
     /* With at least 1% passing, need / 655 batches suffice; twice that bounds a scene whose
      * cameras see (almost) none of their own sphere even at threshold 1. */
     int64_t max_batches = 16 + 2 * (need * 100 / INIT_BATCH);
@@ -239,6 +242,7 @@ static cs_status random_points(cs_context *ctx, const cs__init_args *a, cs__rng 
             for (int k = 0; k < 3; k++)
                 pts[3 * i + k] =
                     a->centre[k] + a->extent * (float)(2.0 * cs__rng_uniform(rng) - 1.0);
+        job.threshold = batch == 0 ? 0 : threshold;
         cs__parallel_for(ctx, INIT_BATCH, 1024, vis_range, &job);
         if (batch == 0) {
             /* Pilot: lower the threshold until at least 1% of candidates pass. */

@@ -111,6 +111,22 @@ typedef struct cs__adam {
 void cs__adam_step(cs_context *ctx, cs__adam *adam, cs__gset *g, cs_scene *grads,
                    unsigned skip, int sh_active);
 
+/* The element kernel: p, m, v updated and g zeroed over n elements of one group. The AVX2 twin
+ * (cpu/adam_avx2.c, used when the CPU has AVX2 and CSPLAT_SCALAR is not set) performs the same
+ * operations in the same order, so the two are bit-identical. */
+typedef struct cs__adam_consts {
+    float step;  /* lr / (1 - b1^t) */
+    float bc2s;  /* sqrt(1 - b2^t) */
+    float beta1, beta2, eps;
+} cs__adam_consts;
+
+typedef void (*cs__adam_kernel)(float *p, float *m, float *v, float *g, int64_t n,
+                                const cs__adam_consts *c);
+void cs__adam_update_scalar(float *p, float *m, float *v, float *g, int64_t n,
+                            const cs__adam_consts *c);
+void cs__adam_update_avx2(float *p, float *m, float *v, float *g, int64_t n,
+                          const cs__adam_consts *c);
+
 /* The reference's learning rates at iteration `it` (1-based, as train.py counts): fixed ones,
  * and the position rate exp((1 - s) ln(1.6e-4 extent) + s ln(1.6e-6 extent)) with s =
  * min(it / max_steps, 1). */

@@ -95,3 +95,30 @@ TEST(adam_schedule_follows_the_reference) {
     cs__adam_schedule(&a, 100, 0.0f, 30000); /* one camera: no NaN */
     CHECK(a.lr[CS_GROUP_MEANS] == 0.0f);
 }
+
+TEST(adam_avx2_kernel_is_bit_identical_to_scalar) {
+#if defined(__x86_64__)
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        SKIP("the CPU has no AVX2+FMA");
+    enum { N = 1003 };
+    static float p[2][N], m[2][N], v[2][N], g[2][N];
+    test_rng r = test_rng_seed(21);
+    for (int i = 0; i < N; i++) {
+        p[0][i] = (float)test_rng_normal(&r);
+        m[0][i] = (float)(1e-3 * test_rng_normal(&r));
+        v[0][i] = (float)(1e-6 * test_rng_uniform(&r));
+        g[0][i] = (float)(i % 7 == 0 ? 0.0 : 1e-2 * test_rng_normal(&r));
+    }
+    memcpy(p[1], p[0], sizeof p[0]), memcpy(m[1], m[0], sizeof m[0]);
+    memcpy(v[1], v[0], sizeof v[0]), memcpy(g[1], g[0], sizeof g[0]);
+    float p5 = p[0][5];
+    cs__adam_consts c = {1.3e-3f, 0.0447f, 0.9f, 0.999f, 1e-15f};
+    cs__adam_update_scalar(p[0], m[0], v[0], g[0], N, &c);
+    cs__adam_update_avx2(p[1], m[1], v[1], g[1], N, &c);
+    CHECK(memcmp(p[0], p[1], sizeof p[0]) == 0 && memcmp(m[0], m[1], sizeof m[0]) == 0);
+    CHECK(memcmp(v[0], v[1], sizeof v[0]) == 0 && memcmp(g[0], g[1], sizeof g[0]) == 0);
+    CHECK(g[1][5] == 0.0f && p[1][5] != p5); /* consumed the gradient, moved the parameter */
+#else
+    SKIP("not an x86-64 build");
+#endif
+}
