@@ -234,3 +234,70 @@ TEST(train_real_lego_psnr_rises) {
     cs_dataset_destroy(ds);
     cs_context_destroy(ctx);
 }
+
+TEST(train_init_random_points_lie_where_most_cameras_look) {
+    cs_context *ctx = test_context(2);
+    cs_dataset *ds = load(ctx, demo_data(6, 2, 32), 1);
+    if (!ds) return;
+    cs_trainer *t;
+    cs_trainer_desc td = {.seed = 4, .random_points = 1000};
+    CHECK_OK(ctx, cs_trainer_create(ctx, ds, &td, &t));
+    cs_scene_params p = cs_scene_get_params((cs_scene *)cs_trainer_scene(t));
+    CHECK(p.count == 1000 && p.sh_degree == 3);
+    int n_train = 0, bad = 0;
+    for (int64_t c = 0; c < cs_dataset_count(ds); c++) n_train += !cs_dataset_is_held_out(ds, c);
+    for (int64_t i = 0; i < p.count; i++) {
+        int seen = 0;
+        for (int64_t c = 0; c < cs_dataset_count(ds); c++) {
+            if (cs_dataset_is_held_out(ds, c)) continue;
+            const cs_camera *cam = cs_dataset_camera(ds, c);
+            const float *x = p.means + 3 * i;
+            float v[3];
+            for (int k = 0; k < 3; k++)
+                v[k] = cam->R[3 * k] * x[0] + cam->R[3 * k + 1] * x[1] + cam->R[3 * k + 2] * x[2] +
+                       cam->t[k];
+            float u = cam->fx * v[0] / v[2] + cam->cx, w = cam->fy * v[1] / v[2] + cam->cy;
+            seen += v[2] > 0.2f && u >= 0 && u < (float)cam->width && w >= 0 &&
+                    w < (float)cam->height;
+        }
+        bad += 2 * seen < n_train;
+        /* 3DGS's random init: isotropic scales, identity rotation, opacity 0.1, grey colour. */
+        CHECK(p.log_scales[3 * i] == p.log_scales[3 * i + 2] && p.quats[4 * i] == 1.0f);
+        CHECK(fabsf(1.0f / (1.0f + expf(-p.opacities[i])) - 0.1f) < 1e-6f);
+        CHECK(p.sh[48 * i] >= 0.0f && p.sh[48 * i] < 1.0f / 255.0f && p.sh[48 * i + 3] == 0.0f);
+    }
+    CHECK_MSG(bad == 0, "%d initial points are seen by fewer than half the cameras", bad);
+    cs_trainer_destroy(t);
+    cs_dataset_destroy(ds);
+    cs_context_destroy(ctx);
+}
+
+TEST(train_init_from_colmap_points) {
+    const char *path = test_data("fox_colmap/sparse");
+    if (!path) SKIP("fox_colmap is absent");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = '\0';
+    cs_context *ctx = test_context(2);
+    cs_dataset *ds = NULL;
+    cs_dataset_desc dd = {.downscale = 16, .max_images = 3};
+    CHECK_OK(ctx, cs_dataset_load(ctx, dir, &dd, &ds));
+    cs_trainer *t = NULL;
+    if (ds) CHECK_OK(ctx, cs_trainer_create(ctx, ds, NULL, &t));
+    if (t) {
+        const float *xyz;
+        const uint8_t *rgb;
+        int64_t n = cs_dataset_points(ds, &xyz, &rgb);
+        cs_scene_params p = cs_scene_get_params((cs_scene *)cs_trainer_scene(t));
+        CHECK(n == 13601 && p.count == n);
+        for (int64_t i = 0; i < n && i < p.count; i += 97) {
+            CHECK(memcmp(p.means + 3 * i, xyz + 3 * i, 3 * sizeof(float)) == 0);
+            for (int c = 0; c < 3; c++)
+                CHECK_NEAR(p.sh[48 * i + c], ((double)rgb[3 * i + c] / 255.0 - 0.5) / (double)CS_SH_C0,
+                           1e-5);
+        }
+    }
+    cs_trainer_destroy(t);
+    cs_dataset_destroy(ds);
+    cs_context_destroy(ctx);
+}
