@@ -3,10 +3,12 @@
  * loss, backward, optimizer, densify), and peak memory (getrusage ru_maxrss).
  *
  *   build/bench/train DATA [--downscale K] [--iters N] [--skip S] [--threads T] [--eval]
+ *                          [--points P]
  *
  * Trains from scratch for S + N iterations (default S = 0, N = 300) and reports the medians of
  * the last N; the count of Gaussians grows with densification, so runs that start later (S) see
- * the heavier scenes of a long training. --eval holds out views as `csplat train --eval` does.
+ * the heavier scenes of a long training. --eval holds out views as `csplat train --eval` does;
+ * --points sets the number of random initial points (default 100,000) of datasets without any.
  * Targets (docs): lego --downscale 2 (400 x 400) <= 100 ms per iteration.
  */
 #include <csplat.h>
@@ -36,11 +38,13 @@ static double now_s(void) {
 int main(int argc, char **argv) {
     const char *data = NULL;
     int downscale = 1, iters = 300, skip = 0, threads = 0, eval = 0;
+    long long points = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--downscale") == 0 && i + 1 < argc) downscale = atoi(argv[++i]);
         else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) iters = atoi(argv[++i]);
         else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc) skip = atoi(argv[++i]);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--points") == 0 && i + 1 < argc) points = atoll(argv[++i]);
         else if (strcmp(argv[i], "--eval") == 0) eval = 1;
         else if (!data) data = argv[i];
         else {
@@ -50,7 +54,7 @@ int main(int argc, char **argv) {
     }
     if (!data || iters < 1 || skip < 0) {
         fprintf(stderr, "usage: train DATA [--downscale K] [--iters N] [--skip S] "
-                        "[--threads T] [--eval]\n");
+                        "[--threads T] [--eval] [--points P]\n");
         return 2;
     }
     cs_context *ctx;
@@ -66,7 +70,8 @@ int main(int argc, char **argv) {
     t_load = now_s() - t_load;
     cs_trainer *t;
     double t_init = now_s();
-    if (cs_trainer_create(ctx, ds, NULL, &t) != CS_OK) {
+    cs_trainer_desc td = {.random_points = points};
+    if (cs_trainer_create(ctx, ds, &td, &t) != CS_OK) {
         fprintf(stderr, "%s\n", cs_context_last_error(ctx));
         return 1;
     }

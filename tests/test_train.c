@@ -138,7 +138,7 @@ TEST(train_resume_after_sigkill_is_bit_identical) {
     snprintf(a, sizeof a, "%s", test_tmp("resume_a"));
     snprintf(b, sizeof b, "%s", test_tmp("resume_b"));
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", b);
-    const char *common[] = {"--iters", "650", "--threads", "2", "--seed", "9",
+    const char *common[] = {"--iters", "620", "--threads", "2", "--seed", "9",
                             "--random-points", "400", "--eval"};
     /* Uninterrupted. */
     const char *run_a[] = {"train", data, "-o", a, common[0], common[1], common[2], common[3],
@@ -183,7 +183,7 @@ TEST(train_resume_after_sigkill_is_bit_identical) {
         rows++;
         line = strchr(line + 1, '\n');
     }
-    CHECK(rows == 65 && ordered);
+    CHECK(rows == 62 && ordered);
     free(text);
 }
 
@@ -209,7 +209,8 @@ TEST(train_demo_scene_psnr_rises) {
     double before, after;
     psnr_gain(ctx, ds, 300, 2000, &before, &after);
     test_note("held-out PSNR %.2f -> %.2f dB", before, after);
-    CHECK(after > before + 5.0 && after > 19.0);
+    /* Recorded: 9.72 -> 19.26 dB. */
+    CHECK(after > before + 7.0);
     cs_dataset_destroy(ds);
     cs_context_destroy(ctx);
 }
@@ -222,14 +223,15 @@ TEST(train_real_lego_psnr_rises) {
     *strrchr(dir, '/') = '\0';
     cs_context *ctx = test_context(2);
     cs_dataset *ds = NULL;
-    /* 16 views at 100 x 100; views 0 and 8 held out. */
-    cs_dataset_desc dd = {.downscale = 8, .hold_out = 1, .max_images = 16};
+    /* 12 views at 100 x 100; views 0 and 8 held out. */
+    cs_dataset_desc dd = {.downscale = 8, .hold_out = 1, .max_images = 12};
     CHECK_OK(ctx, cs_dataset_load(ctx, dir, &dd, &ds));
     if (ds) {
         double before, after;
-        psnr_gain(ctx, ds, 200, 3000, &before, &after);
+        psnr_gain(ctx, ds, 150, 2000, &before, &after);
         test_note("held-out PSNR %.2f -> %.2f dB", before, after);
-        CHECK(after > before + 5.0);
+        /* Recorded: 7.37 -> 15.37 dB. */
+        CHECK(after > before + 6.0);
     }
     cs_dataset_destroy(ds);
     cs_context_destroy(ctx);
