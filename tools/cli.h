@@ -23,6 +23,7 @@ typedef struct cli_command {
 
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_render(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
