@@ -2,8 +2,9 @@
  * cmd_demo.c - `csplat demo [-o DIR] [--threads N]`: the first thing a user runs. It writes the
  * built-in procedural dataset (a ray-traced scene of textured objects, 40 training and 8
  * held-out views, NeRF-synthetic layout) into DIR/data, trains on it exactly as
- * `csplat train --eval` does into DIR/train, and prints where everything went and the held-out
- * PSNR.
+ * `csplat train --eval` does into DIR/train, renders a turntable into DIR/turntable with
+ * `csplat render --orbit` (its own entry point, called with an argument vector), and prints
+ * where everything went and the held-out PSNR.
  *
  * Size and length are chosen so the whole demo takes a few minutes on 2 cores: 160 x 160 views,
  * 4,000 iterations (densification from 500; SH degree 3 from iteration 3,000; the last opacity
@@ -20,12 +21,13 @@
 #define DEMO_TEST 8
 #define DEMO_ITERS 4000
 #define DEMO_POINTS 30000
+#define DEMO_ORBIT "60"
 
 static const char help[] =
     "usage: csplat demo [-o DIR] [--threads N]\n\n"
     "Write a built-in procedural scene as a dataset (DIR/data), train on it (DIR/train: scene.ply,\n"
-    "cameras.json, log.csv, metrics.json, eval/ with truth | render | error images) and print\n"
-    "the held-out PSNR. DIR defaults to ./csplat-demo.\n\n"
+    "cameras.json, log.csv, metrics.json, eval/ with truth | render | error images), render a\n"
+    "turntable (DIR/turntable) and print the held-out PSNR. DIR defaults to ./csplat-demo.\n\n"
     "  -o DIR        output folder (created if needed)\n"
     "  --threads N   worker threads (default: all cores)\n";
 
@@ -46,9 +48,13 @@ int cmd_demo(int argc, char **argv) {
             return cli_usage_error("demo", "unexpected argument '%s'", argv[i]);
         }
     }
-    char data[4096], out[4096];
+    char data[4096], out[4096], turn[4096], scene[4200], cams[4200], nthreads[32];
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(out, sizeof out, "%s/train", dir);
+    snprintf(turn, sizeof turn, "%s/turntable", dir);
+    snprintf(scene, sizeof scene, "%s/scene.ply", out);
+    snprintf(cams, sizeof cams, "%s/cameras.json", out);
+    snprintf(nthreads, sizeof nthreads, "%ld", threads);
     if (!tcli_make_dir(dir)) return CLI_FAILURE;
 
     cs_context *ctx = cli_context((int)threads);
@@ -66,13 +72,22 @@ int cmd_demo(int argc, char **argv) {
                     .threads = threads, .random_points = DEMO_POINTS, .eval = true};
     rc = tcli_run_train(&o);
     if (rc != CLI_OK) return rc;
+
+    /* The turntable at twice the training resolution, the circle following the cameras. */
+    fprintf(stderr, "csplat demo: rendering a %s-frame turntable into %s\n", DEMO_ORBIT, turn);
+    char *render_argv[] = {"render", scene, "--cameras", cams, "--camera", "0", "--scale", "2",
+                           "--orbit", DEMO_ORBIT, "--bg", "1,1,1", "--threads", nthreads,
+                           "-o", turn, NULL};
+    rc = cmd_render((int)(sizeof render_argv / sizeof *render_argv) - 1, render_argv);
+    if (rc != CLI_OK) return rc;
     printf("\ncsplat demo finished in %.0f s\n"
            "  dataset        %s (transforms_train.json, transforms_test.json)\n"
            "  trained scene  %s/scene.ply (view it: csplat info %s/scene.ply)\n"
            "  cameras        %s/cameras.json\n"
            "  training log   %s/log.csv\n"
            "  evaluation     %s/metrics.json, %s/eval/*.png (truth | render | error)\n"
+           "  turntable      %s/frame_*.png (and orbit.mp4 when ffmpeg is installed)\n"
            "  held-out PSNR  %.2f dB, SSIM %.4f\n",
-           cli_now() - t0, data, out, out, out, out, out, out, o.psnr, o.ssim);
+           cli_now() - t0, data, out, out, out, out, out, out, turn, o.psnr, o.ssim);
     return CLI_OK;
 }
