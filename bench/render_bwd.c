@@ -233,10 +233,14 @@ int main(int argc, char **argv) {
     int64_t count = 250000;
     const char *only = NULL;
     for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--iters") && a + 1 < argc) iters = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--threads") && a + 1 < argc) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--count") && a + 1 < argc) count = atoll(argv[++a]);
-        else if (!strcmp(argv[a], "--only") && a + 1 < argc) only = argv[++a];
+        if (!strcmp(argv[a], "--iters") && a + 1 < argc)
+            iters = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--threads") && a + 1 < argc)
+            threads = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--count") && a + 1 < argc)
+            count = atoll(argv[++a]);
+        else if (!strcmp(argv[a], "--only") && a + 1 < argc)
+            only = argv[++a];
         else {
             fprintf(stderr, "usage: render_bwd [--iters N] [--threads T] [--count N] "
                             "[--only synthetic|garden]\n");

@@ -18,8 +18,10 @@
  *   -fx tx / z^2; this is the derivative of the forward that is actually computed.
  * - The 0.3 px^2 dilation is additive: it passes gradients through unchanged. The radius and the
  *   tile rectangle are discrete: no gradient.
- * - SH colour: rgb = max(0, SH(dir^) + 0.5): zero gradient on a channel where SH + 0.5 < 0 (as
- *   the reference marks a channel clamped when its value is negative); dir^ = dir / |dir|, and
+ * - SH colour: rgb = max(0, SH(dir^) + 0.5): zero gradient on a channel the forward clamped,
+ *   read from its output (rgb == 0; the reference tests SH + 0.5 < 0, which differs only where
+ *   SH + 0.5 is exactly 0, and using the output follows whichever kernel, scalar or SIMD,
+ *   computed it); dir^ = dir / |dir|, and
  *   the gradient flows through the normalisation to dir (the mean), as the reference's
  *   computeColorFromSH backward does. A zero dir (only degree 0 is seen) gets none.
  *
@@ -65,9 +67,11 @@ CS_HD void cs_quat_to_rot_bwd(const float q[4], const float d_R[9], float d_q[4]
  * dL/dM = (G + G^T) M = 2 G M. */
 CS_HD void cs_cov3d_bwd(const float scale[3], const float R[9], const float d_cov[6],
                         float d_scale[3], float d_R[9]) {
+    /* clang-format off */
     float G[9] = {d_cov[0],        0.5f * d_cov[1], 0.5f * d_cov[2],
                   0.5f * d_cov[1], d_cov[3],        0.5f * d_cov[4],
                   0.5f * d_cov[2], 0.5f * d_cov[4], d_cov[5]};
+    /* clang-format on */
     float M[9];
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < 3; k++) M[3 * i + k] = R[3 * i + k] * scale[k];
@@ -127,8 +131,8 @@ CS_HD void cs_ewa_cov2d_bwd(const float pv[3], float fx, float fy, float limx, f
     float dT[6];
     for (int r = 0; r < 2; r++)
         for (int k = 0; k < 3; k++)
-            dT[3 * r + k] = 2.0f * (gt[3 * r] * Sf[k] + gt[3 * r + 1] * Sf[3 + k] +
-                                    gt[3 * r + 2] * Sf[6 + k]);
+            dT[3 * r + k] =
+                2.0f * (gt[3 * r] * Sf[k] + gt[3 * r + 1] * Sf[3 + k] + gt[3 * r + 2] * Sf[6 + k]);
     /* T row 0 = j00 W0 + j02 W2, row 1 = j11 W1 + j12 W2 (W rows). */
     float dj00 = 0.0f, dj02 = 0.0f, dj11 = 0.0f, dj12 = 0.0f;
     for (int k = 0; k < 3; k++) {
@@ -143,10 +147,14 @@ CS_HD void cs_ewa_cov2d_bwd(const float pv[3], float fx, float fy, float limx, f
                2.0f * fy * ty * iz2 * iz * dj12;
     float dtx = -fx * iz2 * dj02, dty = -fy * iz2 * dj12;
     /* tx = clamp(x / z) z: x itself inside the clamp, +-limx z outside. */
-    if (txtz < -limx || txtz > limx) dz += cx_ * dtx;
-    else d_pv[0] += dtx;
-    if (tytz < -limy || tytz > limy) dz += cy_ * dty;
-    else d_pv[1] += dty;
+    if (txtz < -limx || txtz > limx)
+        dz += cx_ * dtx;
+    else
+        d_pv[0] += dtx;
+    if (tytz < -limy || tytz > limy)
+        dz += cy_ * dty;
+    else
+        d_pv[1] += dty;
     d_pv[2] += dz;
 }
 
@@ -204,10 +212,10 @@ CS_HD void cs_sh_basis_bwd(int degree, float x, float y, float z, const float *d
     d_xyz[2] += gz;
 }
 
-/* cs_sh_color: d_rgb = dL/drgb -> d_sh += dL/dsh ([K, 3], only the first cs_sh_coeffs(degree)
- * rows are touched), d_dir += dL/ddir (through the normalisation). */
-CS_HD void cs_sh_color_bwd(int degree, const float dir[3], const float *sh, const float d_rgb[3],
-                           float *d_sh, float d_dir[3]) {
+/* cs_sh_color: rgb = its output, d_rgb = dL/drgb -> d_sh += dL/dsh ([K, 3], only the first
+ * cs_sh_coeffs(degree) rows are touched), d_dir += dL/ddir (through the normalisation). */
+CS_HD void cs_sh_color_bwd(int degree, const float dir[3], const float *sh, const float rgb[3],
+                           const float d_rgb[3], float *d_sh, float d_dir[3]) {
     float n2 = dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2];
     float s = n2 > 0.0f ? 1.0f / sqrtf(n2) : 0.0f;
     float x = dir[0] * s, y = dir[1] * s, z = dir[2] * s;
@@ -215,11 +223,7 @@ CS_HD void cs_sh_color_bwd(int degree, const float dir[3], const float *sh, cons
     cs_sh_basis(degree, x, y, z, b);
     int k_n = cs_sh_coeffs(degree);
     float d_acc[3];
-    for (int ch = 0; ch < 3; ch++) { /* the forward's sum, for its clamp */
-        float acc = 0.0f;
-        for (int k = 0; k < k_n; k++) acc += b[k] * sh[3 * k + ch];
-        d_acc[ch] = acc + 0.5f < 0.0f ? 0.0f : d_rgb[ch];
-    }
+    for (int ch = 0; ch < 3; ch++) d_acc[ch] = rgb[ch] == 0.0f ? 0.0f : d_rgb[ch];
     float d_b[16];
     for (int k = 0; k < k_n; k++) {
         for (int ch = 0; ch < 3; ch++) d_sh[3 * k + ch] += b[k] * d_acc[ch];

@@ -7,11 +7,14 @@
  * last-contributor position and walks the tile's list back to front:
  *
  *   T_i = T_{i+1} / (1 - alpha_i)                       (recovers the forward's T, no storage)
- *   A_i = alpha_{i+1} c_{i+1} + (1 - alpha_{i+1}) A_{i+1}   (colour behind i, seen from i)
  *   dL/dc_i     += alpha_i T_i dL/dC
  *   dL/dalpha_i  = T_i (c_i - A_i) . dL/dC - T_N / (1 - alpha_i) bg . dL/dC
+ *   A_{i-1} = A_i + alpha_i (c_i - A_i)                 (A_i: colour behind i as seen from i;
+ *                                                        A_N = 0)
  *
- * and then alpha = min(0.99, o G), G = exp(power), power = -(a dx^2 + c dy^2) / 2 - b dx dy,
+ * The reference carries the previous splat's colour and alpha per pixel and updates A before
+ * use; updating it right after use is the same recursion with half the per-pixel state. Then
+ * alpha = min(0.99, o G), G = exp(power), power = -(a dx^2 + c dy^2) / 2 - b dx dy,
  * d = mean2D - pixel centre. Where o G > 0.99 alpha is the constant 0.99: no gradient to o, the
  * mean or the conic (the reference passes one anyway; we differentiate the forward as computed).
  * The splats a pixel skipped (alpha < 1/255, power > 0) are skipped again with the forward's
@@ -40,9 +43,6 @@ typedef struct bwd_state {
     _Alignas(32) float t[NPIX];       /* T before the splat being visited (after the update) */
     _Alignas(32) float dp[3][NPIX];   /* dL/dC */
     _Alignas(32) float acc[3][NPIX];  /* A: colour behind the splat being visited */
-    _Alignas(32) float lc[3][NPIX];   /* colour of the last splat visited (the next one in front
-                                         to back order) */
-    _Alignas(32) float la[NPIX];      /* its alpha */
     _Alignas(32) float bgt[NPIX];     /* -T_N bg . dL/dC */
     _Alignas(32) uint32_t last[NPIX]; /* 1 + list position of the last drawn; 0 outside */
 } bwd_state;
@@ -108,13 +108,11 @@ void cs__raster_bwd_tile(const cs_raster_bwd_args *a, int64_t tile) {
                 b.t[q] = t;
                 float w = alpha * t, d_alpha = 0.0f;
                 for (int ch = 0; ch < 3; ch++) {
-                    float acc = b.la[q] * b.lc[ch][q] + (1.0f - b.la[q]) * b.acc[ch][q];
-                    b.acc[ch][q] = acc;
-                    b.lc[ch][q] = s->rgb[ch];
-                    d_alpha += (s->rgb[ch] - acc) * b.dp[ch][q];
+                    float diff = s->rgb[ch] - b.acc[ch][q];
+                    d_alpha += diff * b.dp[ch][q];
+                    b.acc[ch][q] += alpha * diff; /* now the colour behind the next splat */
                     gr[ch] += w * b.dp[ch][q];
                 }
-                b.la[q] = alpha;
                 d_alpha = d_alpha * t + b.bgt[q] / one_minus;
                 if (og > CS_ALPHA_MAX) continue; /* clamped: alpha does not depend on o, G */
                 go += g * d_alpha;

@@ -20,13 +20,13 @@
 #include <time.h>
 
 struct cs_train_scratch {
-    void *d_list;    /* cs_splat_grad [M] */
+    void *d_list; /* cs_splat_grad [M] */
     size_t d_list_bytes;
     void *tile_last; /* uint32_t [tiles] */
     size_t tile_last_bytes;
-    void *d_splats;  /* cs_splat_grad [N] */
+    void *d_splats; /* cs_splat_grad [N] */
     size_t d_splats_bytes;
-    void *d_dir;     /* float [N, 3] */
+    void *d_dir; /* float [N, 3] */
     size_t d_dir_bytes;
 };
 
@@ -119,8 +119,8 @@ static bool same_view(const cs_view *a, const cs_view *b) {
 }
 
 cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_camera *cam,
-                             const cs_render_options *opts, const cs_image *d_rgb,
-                             cs_scene *grads, cs_train_view_stats *stats) {
+                             const cs_render_options *opts, const cs_image *d_rgb, cs_scene *grads,
+                             cs_train_view_stats *stats) {
     cs_context *ctx = cs__renderer_context(r);
     double t0 = now_ms();
     if (!scene || !cam || !d_rgb || !grads)
@@ -160,8 +160,8 @@ cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_cam
     cs_train_scratch *s = *slot;
     int64_t tiles = (int64_t)view.tiles_x * view.tiles_y;
     cs_status st;
-    if ((st = grow(ctx, &s->d_list, &s->d_list_bytes, f.intersections, sizeof(cs_splat_grad),
-                   true, "train backward list gradients")) ||
+    if ((st = grow(ctx, &s->d_list, &s->d_list_bytes, f.intersections, sizeof(cs_splat_grad), true,
+                   "train backward list gradients")) ||
         (st = grow(ctx, &s->tile_last, &s->tile_last_bytes, tiles, sizeof(uint32_t), false,
                    "train backward tile counts")) ||
         (st = grow(ctx, &s->d_splats, &s->d_splats_bytes, p->count, sizeof(cs_splat_grad), false,

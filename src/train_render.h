@@ -53,8 +53,8 @@ cs_status cs__train_forward(cs_renderer *r, const cs_scene *scene, const cs_came
  * dL/drgb. ADDS dL/d(parameters) into grads (a scene of the same count and SH degree) and fills
  * stats (either may be NULL). CS_ERR_ARGUMENT when the shapes disagree. */
 cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_camera *cam,
-                             const cs_render_options *opts, const cs_image *d_rgb,
-                             cs_scene *grads, cs_train_view_stats *stats);
+                             const cs_render_options *opts, const cs_image *d_rgb, cs_scene *grads,
+                             cs_train_view_stats *stats);
 
 /* ---- backward stages (one argument struct each, like render.h's forward stages) ---- */
 
@@ -68,16 +68,16 @@ typedef struct cs_splat_grad {
 
 typedef struct cs_raster_bwd_args {
     const cs_view *view;
-    const cs_splat *splats;  /* [N] the forward's */
-    const int64_t *ranges;   /* [tiles + 1] */
-    const uint32_t *list;    /* [M] */
-    const float *final_t;    /* [H, W] */
+    const cs_splat *splats;    /* [N] the forward's */
+    const int64_t *ranges;     /* [tiles + 1] */
+    const uint32_t *list;      /* [M] */
+    const float *final_t;      /* [H, W] */
     const uint32_t *n_contrib; /* [H, W] */
     float background[3];
-    const float *d_rgb;      /* [H, W, 3] dL/drgb */
-    cs_splat_grad *d_list;   /* [M] out: gradient of the splat at each list entry from its tile's
-                                pixels (zero past the tile's last contributor) */
-    uint32_t *tile_last;     /* [tiles] out: largest last-contributor position of each tile */
+    const float *d_rgb;    /* [H, W, 3] dL/drgb */
+    cs_splat_grad *d_list; /* [M] out: gradient of the splat at each list entry from its tile's
+                              pixels (zero past the tile's last contributor) */
+    uint32_t *tile_last;   /* [tiles] out: largest last-contributor position of each tile */
 } cs_raster_bwd_args;
 
 /* Backward of one tile: the scalar kernel (raster_bwd.c) and its AVX2+FMA twin
@@ -105,35 +105,35 @@ void cs__raster_bwd_reduce_cpu(cs_context *ctx, const cs_reduce_args *a);
 
 typedef struct cs_project_bwd_args {
     const cs_view *view;
-    int64_t count;               /* N */
-    const float *means;          /* [N, 3] */
-    const float *log_scales;     /* [N, 3] */
-    const float *quats;          /* [N, 4] */
+    int64_t count;           /* N */
+    const float *means;      /* [N, 3] */
+    const float *log_scales; /* [N, 3] */
+    const float *quats;      /* [N, 4] */
     float scale_modifier;
-    const cs_splat *splats;      /* [N] the forward's (radius 0 = not visible: skipped) */
+    const cs_splat *splats;        /* [N] the forward's (radius 0 = not visible: skipped) */
     const cs_splat_grad *d_splats; /* [N] */
-    const float *d_dir;          /* [N, 3] dL/dmean through the view direction (sh_bwd) */
-    float *d_means;              /* [N, 3] added to, once: projection + d_dir */
-    float *d_log_scales;         /* [N, 3] added to */
-    float *d_quats;              /* [N, 4] added to */
-    float *d_opacities;          /* [N] added to (w.r.t. the logit) */
+    const float *d_dir;            /* [N, 3] dL/dmean through the view direction (sh_bwd) */
+    float *d_means;                /* [N, 3] added to, once: projection + d_dir */
+    float *d_log_scales;           /* [N, 3] added to */
+    float *d_quats;                /* [N, 4] added to */
+    float *d_opacities;            /* [N] added to (w.r.t. the logit) */
 } cs_project_bwd_args;
 
 void cs__project_bwd_range(const cs_project_bwd_args *a, int64_t begin, int64_t end);
 
 typedef struct cs_sh_bwd_args {
     const cs_view *view;
-    int64_t count;               /* N */
-    const float *means;          /* [N, 3] */
-    const float *sh;             /* [N, K, 3] */
-    int sh_coeffs;               /* K */
-    int degree;                  /* evaluated degree */
-    const cs_splat *splats;      /* [N] (radius 0 = skipped) */
+    int64_t count;                 /* N */
+    const float *means;            /* [N, 3] */
+    const float *sh;               /* [N, K, 3] */
+    int sh_coeffs;                 /* K */
+    int degree;                    /* evaluated degree */
+    const cs_splat *splats;        /* [N] (radius 0 = skipped) */
     const cs_splat_grad *d_splats; /* [N] (rgb is read) */
-    float *d_sh;                 /* [N, K, 3] added to */
-    float *d_dir;                /* [N, 3] out: dL/dmean through the view direction (for
-                                    project_bwd, which adds it to the mean's gradient, so that
-                                    every gradient element is added to exactly once) */
+    float *d_sh;                   /* [N, K, 3] added to */
+    float *d_dir;                  /* [N, 3] out: dL/dmean through the view direction (for
+                                      project_bwd, which adds it to the mean's gradient, so that
+                                      every gradient element is added to exactly once) */
 } cs_sh_bwd_args;
 
 void cs__sh_bwd_range(const cs_sh_bwd_args *a, int64_t begin, int64_t end);

@@ -40,10 +40,11 @@ static float logit(double o) {
 }
 
 /* n Gaussians clear of every cut-off for cam (see the header comment); degree 0..3. Every
- * `outside`-th Gaussian (0: none) sits beyond the Jacobian clamp, |x/z| or |y/z| = 1.6..2 tan(fov/2)
- * (1.23..1.54 times the clamp), and is broad enough (1.5..3 diagonals) to still cover the image. */
-static cs_scene *clear_scene(cs_context *ctx, const cs_camera *cam, int n, int degree,
-                             int outside, unsigned long long seed) {
+ * `outside`-th Gaussian (0: none) sits beyond the Jacobian clamp, |x/z| or |y/z| = 1.6..2
+ * tan(fov/2) (1.23..1.54 times the clamp), and is broad enough (1.5..3 diagonals) to still cover
+ * the image. */
+static cs_scene *clear_scene(cs_context *ctx, const cs_camera *cam, int n, int degree, int outside,
+                             unsigned long long seed) {
     cs_scene *scene;
     if (cs_scene_create(ctx, n, degree, &scene) != CS_OK) return NULL;
     cs_scene_params p = cs_scene_get_params(scene);
@@ -69,10 +70,9 @@ static cs_scene *clear_scene(cs_context *ctx, const cs_camera *cam, int n, int d
             p.means[3 * i + k] = (float)w;
         }
         for (int k = 0; k < 3; k++) /* world sizes whose projection spans 0.6..2 diagonals */
-            p.log_scales[3 * i + k] =
-                (float)log(pv[2] * diag / (double)cam->fx *
-                           (out ? 1.5 + 1.5 * test_rng_uniform(&rng)
-                                : 0.6 + 1.4 * test_rng_uniform(&rng)));
+            p.log_scales[3 * i + k] = (float)log(
+                pv[2] * diag / (double)cam->fx *
+                (out ? 1.5 + 1.5 * test_rng_uniform(&rng) : 0.6 + 1.4 * test_rng_uniform(&rng)));
         for (int k = 0; k < 4; k++) p.quats[4 * i + k] = (float)test_rng_normal(&rng);
         p.opacities[i] = logit(0.1 + 0.35 * test_rng_uniform(&rng));
         float *sh = p.sh + (size_t)i * 3 * (size_t)p.sh_coeffs;
@@ -103,8 +103,8 @@ static double ref_loss(const cs_scene_params *p, const cs_camera *cam, const ref
 /* ---- parameter groups ---- */
 
 enum { G_MEANS, G_SCALES, G_QUATS, G_OPAC, G_SH0, G_SH1, G_SH2, G_SH3, G_COUNT };
-static const char *const group_name[G_COUNT] = {"means", "log_scales", "quats", "opacities",
-                                                "sh deg 0", "sh deg 1", "sh deg 2", "sh deg 3"};
+static const char *const group_name[G_COUNT] = {"means",    "log_scales", "quats",    "opacities",
+                                                "sh deg 0", "sh deg 1",   "sh deg 2", "sh deg 3"};
 
 /* Group of float k of the scene block (means | log_scales | quats | opacities | sh). */
 static int group_of(const cs_scene_params *p, int64_t k) {
@@ -172,10 +172,11 @@ static void group_check(const group_err *e, double tol, const char *label) {
 static void check_margins(const cs_scene_params *p, const cs_camera *cam, const ref_options *o) {
     ref_margins m;
     CHECK(ref_margins_measure(p, cam, o, &m));
-    test_note("margins: depth >= %.2f, ||x/z|/lim - 1| >= %.2f (%d clamped), rect slack %.1f px, alpha in "
+    test_note("margins: depth >= %.2f, ||x/z|/lim - 1| >= %.2f (%d clamped), rect slack %.1f px, "
+              "alpha in "
               "[%.4f, %.3f], T >= %.2e, SH+0.5 >= %.3f, depth gap %.3f",
-              m.min_depth, m.jac_gap, m.clamped, m.rect_slack, m.min_alpha, m.max_alpha, m.min_t, m.min_sh,
-              m.min_depth_gap);
+              m.min_depth, m.jac_gap, m.clamped, m.rect_slack, m.min_alpha, m.max_alpha, m.min_t,
+              m.min_sh, m.min_depth_gap);
     CHECK(m.visible == p->count);
     CHECK(m.min_depth > 1.0);
     CHECK(m.jac_gap > 0.15);
@@ -196,21 +197,25 @@ typedef struct fd_case {
 
 TEST(render_bwd_reference_matches_finite_differences) {
     static const fd_case cases[] = {
-        {40, 32, 8, 3, 1.0f, 4, 11}, {37, 23, 6, 1, 1.0f, 0, 12},
-        {48, 40, 10, 2, 0.8f, 3, 13}, {33, 17, 5, 0, 1.0f, 2, 14},
+        {40, 32, 8, 3, 1.0f, 4, 11},
+        {37, 23, 6, 1, 1.0f, 0, 12},
+        {48, 40, 10, 2, 0.8f, 3, 13},
+        {33, 17, 5, 0, 1.0f, 2, 14},
     };
     cs_context *ctx = test_context(1);
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         const fd_case *k = &cases[c];
         float eye[3] = {0.5f, -5, 1.5f}, target[3] = {0, 0.2f, 0};
-        cs_camera cam = fixture_camera(k->width, k->height, 1.1f * (float)k->width, eye, target,
-                                       1.5f, -0.75f);
+        cs_camera cam =
+            fixture_camera(k->width, k->height, 1.1f * (float)k->width, eye, target, 1.5f, -0.75f);
         cs_scene *scene = clear_scene(ctx, &cam, k->n, k->degree, k->outside, k->seed);
         CHECK(scene != NULL);
         if (!scene) continue;
         cs_scene_params p = cs_scene_get_params(scene);
-        ref_options ro = {.background = {0.2, 0.4, 0.7}, .sh_degree = k->degree,
-                          .scale_modifier = k->scale_modifier, .tile_support = 1};
+        ref_options ro = {.background = {0.2, 0.4, 0.7},
+                          .sh_degree = k->degree,
+                          .scale_modifier = k->scale_modifier,
+                          .tile_support = 1};
         check_margins(&p, &cam, &ro);
         int64_t nout = 3 * (int64_t)k->width * k->height;
         double *w = random_weights(nout, 100 + k->seed), *rgb = malloc((size_t)nout * 8);
@@ -279,8 +284,7 @@ static prod_result prod_backward(cs_context *ctx, const cs_scene *scene, const c
     cs_image d_rgb = fixture_image(cam->width, cam->height, 3);
     CHECK(res.grads && res.norm && res.radii && rgb.data && d_rgb.data);
     if (!res.grads || !res.norm || !res.radii || !rgb.data || !d_rgb.data) return res;
-    for (int64_t k = 0; k < 3 * (int64_t)cam->width * cam->height; k++)
-        d_rgb.data[k] = (float)w[k];
+    for (int64_t k = 0; k < 3 * (int64_t)cam->width * cam->height; k++) d_rgb.data[k] = (float)w[k];
     cs_renderer *r;
     cs_renderer_desc desc = {.force_scalar = force_scalar};
     CHECK_OK(ctx, cs_renderer_create(ctx, &desc, &r));
@@ -303,10 +307,13 @@ static void compare_with_reference(cs_context *ctx, const cs_scene *scene, const
     ref_grads g;
     CHECK(w && ref_grads_alloc(&g, &p));
     if (!w || !g.means) return;
-    ref_options ro = {.background = {0.25, 0.5, 1.0}, .sh_degree = degree,
-                      .scale_modifier = scale_modifier, .tile_support = 1};
+    ref_options ro = {.background = {0.25, 0.5, 1.0},
+                      .sh_degree = degree,
+                      .scale_modifier = scale_modifier,
+                      .tile_support = 1};
     CHECK(ref_render_bwd(&p, cam, &ro, w, &g));
-    cs_render_options opt = {.background = {0.25f, 0.5f, 1.0f}, .sh_bands = degree + 1,
+    cs_render_options opt = {.background = {0.25f, 0.5f, 1.0f},
+                             .sh_bands = degree + 1,
                              .scale_modifier = scale_modifier};
     prod_result res = prod_backward(ctx, scene, cam, &opt, w, force_scalar);
     if (res.grads) {
@@ -344,15 +351,17 @@ static void compare_with_reference(cs_context *ctx, const cs_scene *scene, const
 
 TEST(render_bwd_matches_reference_clear) {
     static const fd_case cases[] = {
-        {40, 32, 8, 3, 1.0f, 3, 21}, {64, 48, 10, 2, 1.0f, 2, 22},
-        {37, 53, 6, 1, 0.8f, 0, 23}, {50, 20, 7, 0, 1.0f, 4, 24},
+        {40, 32, 8, 3, 1.0f, 3, 21},
+        {64, 48, 10, 2, 1.0f, 2, 22},
+        {37, 53, 6, 1, 0.8f, 0, 23},
+        {50, 20, 7, 0, 1.0f, 4, 24},
     };
     cs_context *ctx = test_context(2);
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         const fd_case *k = &cases[c];
         float eye[3] = {-0.5f, -5, 1}, target[3] = {0.1f, 0, 0.2f};
-        cs_camera cam = fixture_camera(k->width, k->height, 1.2f * (float)k->width, eye, target,
-                                       -2.0f, 1.25f);
+        cs_camera cam =
+            fixture_camera(k->width, k->height, 1.2f * (float)k->width, eye, target, -2.0f, 1.25f);
         cs_scene *scene = clear_scene(ctx, &cam, k->n, k->degree, k->outside, k->seed);
         CHECK(scene != NULL);
         if (!scene) continue;
@@ -365,27 +374,28 @@ TEST(render_bwd_matches_reference_clear) {
 
 TEST(render_bwd_matches_reference_random) {
     static const fd_case cases[] = {
-        {160, 120, 1500, 3, 1.0f, 0, 31}, {131, 77, 800, 1, 1.0f, 0, 32},
-        {96, 96, 1200, 2, 1.0f, 0, 33},   {64, 48, 400, 0, 1.0f, 0, 34},
+        {160, 120, 1500, 3, 1.0f, 0, 31},
+        {131, 77, 800, 1, 1.0f, 0, 32},
+        {96, 96, 1200, 2, 1.0f, 0, 33},
+        {64, 48, 400, 0, 1.0f, 0, 34},
     };
     cs_context *ctx = test_context(2);
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         const fd_case *k = &cases[c];
         float eye[3] = {0, -6, 1}, target[3] = {0.3f, 0, 0};
-        cs_camera cam = fixture_camera(k->width, k->height, 0.9f * (float)k->width, eye, target,
-                                       3.5f, -2.25f);
+        cs_camera cam =
+            fixture_camera(k->width, k->height, 0.9f * (float)k->width, eye, target, 3.5f, -2.25f);
         cs_scene *scene = fixture_random_scene(ctx, &cam, k->n, k->degree, k->seed);
         CHECK(scene != NULL);
         if (!scene) continue;
         /* Both forward kernels (SIMD when the CPU has it, and scalar), and once with fewer SH
          * bands than the scene holds: the higher bands must get exactly zero. */
-        compare_with_reference(ctx, scene, &cam, k->degree, 1.0f, 0, 1e-3, 300 + k->seed,
-                               "random");
+        compare_with_reference(ctx, scene, &cam, k->degree, 1.0f, 0, 1e-3, 300 + k->seed, "random");
         compare_with_reference(ctx, scene, &cam, k->degree, 1.0f, 1, 1e-3, 300 + k->seed,
                                "random, scalar forward");
         if (k->degree > 0)
-            compare_with_reference(ctx, scene, &cam, k->degree - 1, 1.0f, 0, 1e-3,
-                                   400 + k->seed, "random, fewer bands");
+            compare_with_reference(ctx, scene, &cam, k->degree - 1, 1.0f, 0, 1e-3, 400 + k->seed,
+                                   "random, fewer bands");
         cs_scene_destroy(scene);
     }
     cs_context_destroy(ctx);
@@ -495,12 +505,13 @@ TEST(render_bwd_accumulates_and_checks_arguments) {
 TEST(render_bwd_simd_matches_scalar) {
     if (!cs__cpu_has_avx2_fma()) SKIP("this CPU has no AVX2+FMA: only the scalar kernels run");
     cs_context *ctx = test_context(2);
-    static const fd_case cases[] = {{250, 170, 5000, 3, 1.0f, 0, 61}, {97, 131, 2000, 1, 1.0f, 0, 62}};
+    static const fd_case cases[] = {{250, 170, 5000, 3, 1.0f, 0, 61},
+                                    {97, 131, 2000, 1, 1.0f, 0, 62}};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         const fd_case *k = &cases[c];
         float eye[3] = {0, -6, 1}, target[3] = {0.3f, 0, 0};
-        cs_camera cam = fixture_camera(k->width, k->height, 0.9f * (float)k->width, eye, target,
-                                       3.5f, -2.25f);
+        cs_camera cam =
+            fixture_camera(k->width, k->height, 0.9f * (float)k->width, eye, target, 3.5f, -2.25f);
         cs_scene *scene = fixture_random_scene(ctx, &cam, k->n, k->degree, k->seed);
         CHECK(scene != NULL);
         if (!scene) continue;
@@ -516,8 +527,8 @@ TEST(render_bwd_simd_matches_scalar) {
             for (int64_t q = 0; q < block_floats(&p); q++)
                 group_add(&e, group_of(&p, q), (double)a.means[q], (double)b.means[q]);
             char label[96];
-            snprintf(label, sizeof label, "avx2 vs scalar %dx%d N=%d deg %d", k->width,
-                     k->height, k->n, k->degree);
+            snprintf(label, sizeof label, "avx2 vs scalar %dx%d N=%d deg %d", k->width, k->height,
+                     k->n, k->degree);
             group_check(&e, 1e-4, label);
         }
         prod_free(&simd);
@@ -525,5 +536,58 @@ TEST(render_bwd_simd_matches_scalar) {
         free(w);
         cs_scene_destroy(scene);
     }
+    cs_context_destroy(ctx);
+}
+
+/* Every allocation of the backward scratch can fail: CS_ERR_NOMEM with a message, nothing
+ * leaked (the sanitizer build checks), and the next call succeeds. An empty scene works. */
+TEST(render_bwd_allocation_failures_and_empty_scene) {
+    cs_context *ctx = test_context(2);
+    float eye[3] = {0, -6, 1}, target[3] = {0.3f, 0, 0};
+    cs_camera cam = fixture_camera(48, 40, 50.0f, eye, target, 0, 0);
+    cs_scene *scene = fixture_random_scene(ctx, &cam, 200, 1, 71);
+    CHECK(scene != NULL);
+    if (!scene) {
+        cs_context_destroy(ctx);
+        return;
+    }
+    cs_scene_params p = cs_scene_get_params(scene);
+    cs_image rgb = fixture_image(48, 40, 3), d_rgb = fixture_image(48, 40, 3);
+    for (int k = 0; k < 48 * 40 * 3; k++) d_rgb.data[k] = 0.5f;
+    cs_render_options opt = {0};
+    int failures = 0;
+    for (long n = 1; n <= 8; n++) {
+        cs_scene *g = zero_grads(ctx, &p);
+        cs_renderer *r;
+        CHECK_OK(ctx, cs_renderer_create(ctx, NULL, &r));
+        CHECK_OK(ctx, cs__train_forward(r, scene, &cam, &opt, &rgb));
+        cs__test_fail_alloc_after(n);
+        cs_status st = cs__train_backward(r, scene, &cam, &opt, &d_rgb, g, NULL);
+        cs__test_fail_alloc_after(0);
+        if (st != CS_OK) {
+            failures++;
+            CHECK(st == CS_ERR_NOMEM);
+            CHECK_OK(ctx, cs__train_backward(r, scene, &cam, &opt, &d_rgb, g, NULL));
+        }
+        cs_renderer_destroy(r);
+        cs_scene_destroy(g);
+    }
+    test_note("%d injected allocation failures reported as CS_ERR_NOMEM", failures);
+    CHECK(failures >= 4); /* the scratch record and its four arrays */
+
+    cs_scene *empty = NULL, *g0 = NULL;
+    CHECK_OK(ctx, cs_scene_create(ctx, 0, 0, &empty));
+    CHECK_OK(ctx, cs_scene_create(ctx, 0, 0, &g0));
+    cs_renderer *r;
+    CHECK_OK(ctx, cs_renderer_create(ctx, NULL, &r));
+    CHECK_OK(ctx, cs__train_forward(r, empty, &cam, &opt, &rgb));
+    cs_train_view_stats stats = {0};
+    CHECK_OK(ctx, cs__train_backward(r, empty, &cam, &opt, &d_rgb, g0, &stats));
+    cs_renderer_destroy(r);
+    cs_scene_destroy(empty);
+    cs_scene_destroy(g0);
+    fixture_image_free(&rgb);
+    fixture_image_free(&d_rgb);
+    cs_scene_destroy(scene);
     cs_context_destroy(ctx);
 }

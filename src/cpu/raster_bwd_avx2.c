@@ -38,8 +38,8 @@ static inline __m256 exp_ps(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
-                                  23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
@@ -55,8 +55,6 @@ typedef struct bwd_state {
     _Alignas(32) float t[NPIX];
     _Alignas(32) float dp[3][NPIX];
     _Alignas(32) float acc[3][NPIX];
-    _Alignas(32) float lc[3][NPIX];
-    _Alignas(32) float la[NPIX];
     _Alignas(32) float bgt[NPIX];
     _Alignas(32) int32_t last[NPIX];
 } bwd_state;
@@ -143,25 +141,25 @@ void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile) {
                                             _mm256_mul_ps(_mm256_load_ps(&b.t[q]), inv), live);
                 _mm256_store_ps(&b.t[q], t);
                 __m256 w = _mm256_and_ps(_mm256_mul_ps(alpha, t), live);
-                __m256 la = _mm256_load_ps(&b.la[q]), oml = _mm256_sub_ps(one, la);
+                /* alpha on live lanes, 0 elsewhere: A += alpha (c - A) leaves dead lanes as
+                 * they are without a blend. */
+                __m256 alpha_live = _mm256_and_ps(alpha, live);
                 __m256 d_alpha = zero;
-#define CHANNEL(ch, col, gr)                                                                      \
-    do {                                                                                          \
-        __m256 acc_old = _mm256_load_ps(&b.acc[ch][q]);                                           \
-        __m256 acc = _mm256_fmadd_ps(la, _mm256_load_ps(&b.lc[ch][q]),                            \
-                                     _mm256_mul_ps(oml, acc_old));                                \
-        _mm256_store_ps(&b.acc[ch][q], _mm256_blendv_ps(acc_old, acc, live));                     \
-        _mm256_store_ps(&b.lc[ch][q], _mm256_blendv_ps(_mm256_load_ps(&b.lc[ch][q]), col, live)); \
-        __m256 dp = _mm256_load_ps(&b.dp[ch][q]);                                                 \
-        d_alpha = _mm256_fmadd_ps(_mm256_sub_ps(col, acc), dp, d_alpha);                          \
-        gr = _mm256_fmadd_ps(w, dp, gr);                                                          \
+#define CHANNEL(ch, col, gr)                                                                       \
+    do {                                                                                           \
+        __m256 acc = _mm256_load_ps(&b.acc[ch][q]);                                                \
+        __m256 diff = _mm256_sub_ps(col, acc);                                                     \
+        __m256 dp = _mm256_load_ps(&b.dp[ch][q]);                                                  \
+        d_alpha = _mm256_fmadd_ps(diff, dp, d_alpha);                                              \
+        _mm256_store_ps(&b.acc[ch][q], _mm256_fmadd_ps(alpha_live, diff, acc));                    \
+        gr = _mm256_fmadd_ps(w, dp, gr);                                                           \
     } while (0)
                 CHANNEL(0, c0, gr0);
                 CHANNEL(1, c1, gr1);
                 CHANNEL(2, c2, gr2);
 #undef CHANNEL
-                _mm256_store_ps(&b.la[q], _mm256_blendv_ps(la, alpha, live));
-                d_alpha = _mm256_fmadd_ps(d_alpha, t, _mm256_mul_ps(_mm256_load_ps(&b.bgt[q]), inv));
+                d_alpha =
+                    _mm256_fmadd_ps(d_alpha, t, _mm256_mul_ps(_mm256_load_ps(&b.bgt[q]), inv));
                 /* Where o G > 0.99 alpha is the constant 0.99: no gradient to o, G. */
                 __m256 free_ = _mm256_and_ps(live, _mm256_cmp_ps(og, amax, _CMP_LE_OQ));
                 d_alpha = _mm256_and_ps(d_alpha, free_);

@@ -231,8 +231,8 @@ typedef struct drawn {
 
 /* Project every Gaussian and sort the visible ones by depth; returns the visible count or -1
  * when out of memory. */
-static int64_t project_sorted(const cs_scene_params *p, const cs_camera *cam,
-                              const ref_options *o, ref_splat **sp, item **items) {
+static int64_t project_sorted(const cs_scene_params *p, const cs_camera *cam, const ref_options *o,
+                              ref_splat **sp, item **items) {
     size_t n = (size_t)p->count ? (size_t)p->count : 1;
     *sp = malloc(n * sizeof **sp);
     *items = malloc(n * sizeof **items);
@@ -334,11 +334,16 @@ int ref_render_bwd(const cs_scene_params *p, const cs_camera *cam, const ref_opt
             }
             double sum = 0;
             for (int k = 0; k < OUT_N; k++) sum += ad[k] * out[k].d;
-            if (seed < P_LS) g->means[3 * i + seed] += sum;
-            else if (seed < P_Q) g->log_scales[3 * i + seed - P_LS] += sum;
-            else if (seed < P_LOGIT) g->quats[4 * i + seed - P_Q] += sum;
-            else if (seed == P_LOGIT) g->opacities[i] += sum;
-            else g->sh[(size_t)i * 3 * (size_t)p->sh_coeffs + (size_t)(seed - P_SH)] += sum;
+            if (seed < P_LS)
+                g->means[3 * i + seed] += sum;
+            else if (seed < P_Q)
+                g->log_scales[3 * i + seed - P_LS] += sum;
+            else if (seed < P_LOGIT)
+                g->quats[4 * i + seed - P_Q] += sum;
+            else if (seed == P_LOGIT)
+                g->opacities[i] += sum;
+            else
+                g->sh[(size_t)i * 3 * (size_t)p->sh_coeffs + (size_t)(seed - P_SH)] += sum;
         }
     }
     free(sp);
@@ -354,9 +359,14 @@ int ref_margins_measure(const cs_scene_params *p, const cs_camera *cam, const re
     item *items = NULL;
     int64_t nv = project_sorted(p, cam, o, &sp, &items);
     int ok = nv >= 0;
-    *m = (ref_margins){.visible = (int)(nv > 0 ? nv : 0), .min_depth = INFINITY,
-                       .jac_gap = INFINITY, .rect_slack = INFINITY, .min_alpha = INFINITY, .min_t = 1,
-                       .min_sh = INFINITY, .min_depth_gap = INFINITY};
+    *m = (ref_margins){.visible = (int)(nv > 0 ? nv : 0),
+                       .min_depth = INFINITY,
+                       .jac_gap = INFINITY,
+                       .rect_slack = INFINITY,
+                       .min_alpha = INFINITY,
+                       .min_t = 1,
+                       .min_sh = INFINITY,
+                       .min_depth_gap = INFINITY};
     double limx = 1.3 * 0.5 * cam->width / (double)cam->fx;
     double limy = 1.3 * 0.5 * cam->height / (double)cam->fy;
     int gx = (cam->width + 15) / 16, gy = (cam->height + 15) / 16;
@@ -373,7 +383,8 @@ int ref_margins_measure(const cs_scene_params *p, const cs_camera *cam, const re
     }
     for (int64_t k = 0; ok && k < nv; k++) {
         const ref_splat *s = &sp[items[k].index];
-        if (k > 0) m->min_depth_gap = fmin(m->min_depth_gap, s->depth - sp[items[k - 1].index].depth);
+        if (k > 0)
+            m->min_depth_gap = fmin(m->min_depth_gap, s->depth - sp[items[k - 1].index].depth);
         /* The rectangle is the whole grid with room to spare when (p - r) / 16 < -1 and
          * (p + r + 15) / 16 >= grid + 1 on both axes; slack in pixels beyond that. */
         double px = s->u - 0.5, py = s->v - 0.5, r = s->radius;

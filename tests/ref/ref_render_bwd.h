@@ -24,13 +24,13 @@
 typedef struct ref_grads {
     int64_t count;
     int sh_coeffs;
-    double *means;      /* [N, 3] */
-    double *log_scales; /* [N, 3] */
-    double *quats;      /* [N, 4] w.r.t. the stored (unnormalised) quaternion */
-    double *opacities;  /* [N] w.r.t. the logit */
-    double *sh;         /* [N, K, 3] */
-    double *mean2d;     /* [N, 2] dL/d(u, v), pixels */
-    double *radius;     /* [N] ref_project's radius, 0 when not visible */
+    double *means;        /* [N, 3] */
+    double *log_scales;   /* [N, 3] */
+    double *quats;        /* [N, 4] w.r.t. the stored (unnormalised) quaternion */
+    double *opacities;    /* [N] w.r.t. the logit */
+    double *sh;           /* [N, K, 3] */
+    double *mean2d;       /* [N, 2] dL/d(u, v), pixels */
+    double *radius;       /* [N] ref_project's radius, 0 when not visible */
     double dual_mismatch; /* largest relative difference between the dual-number forward values
                              and ref_project's (a self-check; ~1e-15 expected) */
 } ref_grads;
@@ -47,18 +47,18 @@ int ref_render_bwd(const cs_scene_params *p, const cs_camera *cam, const ref_opt
 /* How far a scene is from each cut-off of the forward, for finite-difference tests (a
  * perturbation must not cross any). */
 typedef struct ref_margins {
-    int visible;         /* Gaussians past the near plane with a non-empty rectangle */
-    double min_depth;    /* smallest view z of every Gaussian (near plane at 0.2) */
-    double jac_gap;      /* smallest | |x/z| / limx - 1 |, | |y/z| / limy - 1 | (the Jacobian
-                            clamp is where the ratio crosses 1) */
-    int clamped;         /* visible Gaussians with a clamped axis */
-    double rect_slack;   /* pixels by which every visible Gaussian's 3-sigma radius square passes
-                            the image on every side, rounded to tiles (rectangle = whole grid);
-                            negative when some rectangle is not the whole grid */
-    double min_alpha;    /* smallest o G over all (pixel, Gaussian) pairs (floor 1/255) */
-    double max_alpha;    /* largest o G (clamp 0.99) */
-    double min_t;        /* smallest transmittance reached, final T included (stop 1e-4) */
-    double min_sh;       /* smallest SH + 0.5 over Gaussians and channels (clamp at 0) */
+    int visible;          /* Gaussians past the near plane with a non-empty rectangle */
+    double min_depth;     /* smallest view z of every Gaussian (near plane at 0.2) */
+    double jac_gap;       /* smallest | |x/z| / limx - 1 |, | |y/z| / limy - 1 | (the Jacobian
+                             clamp is where the ratio crosses 1) */
+    int clamped;          /* visible Gaussians with a clamped axis */
+    double rect_slack;    /* pixels by which every visible Gaussian's 3-sigma radius square passes
+                             the image on every side, rounded to tiles (rectangle = whole grid);
+                             negative when some rectangle is not the whole grid */
+    double min_alpha;     /* smallest o G over all (pixel, Gaussian) pairs (floor 1/255) */
+    double max_alpha;     /* largest o G (clamp 0.99) */
+    double min_t;         /* smallest transmittance reached, final T included (stop 1e-4) */
+    double min_sh;        /* smallest SH + 0.5 over Gaussians and channels (clamp at 0) */
     double min_depth_gap; /* smallest depth difference between two visible Gaussians (order) */
 } ref_margins;
 
