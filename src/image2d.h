@@ -25,7 +25,8 @@
  * sum(w c) / (sum(w) + eps); SUM outputs sum(w c) over every Gaussian. Per pixel, Gaussians are
  * visited in index order in both, whatever the tiling, so crops, thread counts and the SIMD and
  * scalar kernels give bit-identical results: the kernels use the same operation sequence (mul
- * and add, never fused), the same exp polynomial (cs__g2d_exp) and the same insertion network.
+ * and add, never fused), the same exp polynomial (cs__g2d_expq) and the same two-pass top-K
+ * selection (below), and both sum the kept weights and colours in index order.
  *
  * Deliberately not here: any opacity (weights are the only blending), depth order, gradients
  * through the footprint filter (fitting renders at scale 1 or a plain scale without footprint).
@@ -108,6 +109,15 @@ cs_status cs__gsi_parse(cs_context *ctx, const char *name, const uint8_t *data, 
  * The render frame: a width x height window of the output starting at output pixel (ox, oy).
  * Its scratch grows on demand and is reused across renders (hot loops never allocate).
  */
+/* Exact row extent of a Gaussian's q <= 9 ellipse, for culling in the AVX2 kernel: at output
+ * row centre py (dy = py - gy) the ellipse spans x = gx + slope dy +- sqrt(hw2),
+ * hw2 = (9 - dy^2 inv_syy) cvar (x given y is Gaussian: mean gx + Sxy/Syy dy, variance
+ * det/Syy). margin widens the test by 0.1% of the widest hw2 (+0.001 px^2), far more than the
+ * float rounding of q, so culling never drops a pixel that has q <= 9. */
+typedef struct cs__g2d_cull {
+    float gx, gy, slope, inv_syy, cvar, margin;
+} cs__g2d_cull;
+
 typedef struct cs__g2d_frame {
     /* window and model */
     int width, height, ox, oy, channels;
@@ -120,6 +130,7 @@ typedef struct cs__g2d_frame {
     float *amp;                /* amplitude (1 without a footprint filter) */
     int32_t *box;              /* [N,4] pixel box x0, y0, x1, y1 inclusive, absolute output px */
     int32_t *rect;             /* [N,4] tile rect tx0, ty0, tx1, ty1 (exclusive), window tiles */
+    cs__g2d_cull *cull;        /* [N] */
     const float *colour;       /* [N,C] borrowed */
     /* bins */
     int64_t *inst_off;         /* [N+1] Gaussian-major instance offsets */
@@ -132,11 +143,13 @@ typedef struct cs__g2d_frame {
     int64_t cap_gauss, cap_inst, cap_tiles;
 } cs__g2d_frame;
 
-/* Per-pixel top-K lists of one tile, for the backward pass: positions into tile_gauss. */
+/* Per-pixel top-K lists of one tile, for the backward pass: the kept weights and their
+ * positions into tile_gauss, in index order; n[l] entries each, sum of weights in wsum[l]. */
 typedef struct cs__g2d_lists {
     float w[CS_G2D_TILE_PIXELS][CS_G2D_K];
     int32_t idx[CS_G2D_TILE_PIXELS][CS_G2D_K];
     float wsum[CS_G2D_TILE_PIXELS];
+    int n[CS_G2D_TILE_PIXELS];
 } cs__g2d_lists;
 
 void cs__g2d_frame_free(cs__g2d_frame *f);
@@ -176,26 +189,22 @@ void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_p
  * Shared scalar pieces (the AVX2 kernel mirrors them operation for operation).
  */
 
-/* exp(x) for x in about [-87, 0.5], relative error ~2e-7: Cody-Waite reduction by ln 2, the
- * Cephes expf polynomial, scaling by 2^n through the exponent bits. Unfused mul/add only. */
-#define CS_G2D_LOG2E 1.44269504088896341f
-#define CS_G2D_LN2_HI 0.693359375f
-#define CS_G2D_LN2_LO (-2.12194440e-4f)
-static inline float cs__g2d_exp(float x) {
-    float t = x * CS_G2D_LOG2E;
-    t = t + 0.5f;
-    float n = floorf(t);
-    float r = x - n * CS_G2D_LN2_HI;
-    r = r - n * CS_G2D_LN2_LO;
-    float y = 1.9875691500e-4f;
-    y = y * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
-    y = y * r;
-    y = y * r;
-    y = y + r;
+/* The unscaled weight exp(-q/2) for q in [0, 9] (a little beyond is fine), computed as 2^t with
+ * t = q * (-log2(e)/2): t = n + f, n = floor(t + 1/2), 2^f by the Cephes exp2f polynomial on
+ * |f| <= 1/2 (relative error ~2e-7), 2^n through the exponent bits. Unfused mul/add only, the
+ * same sequence as the AVX2 kernel. */
+#define CS_G2D_QSCALE (-0.72134752044448170f) /* -log2(e) / 2 */
+static inline float cs__g2d_expq(float q) {
+    float t = q * CS_G2D_QSCALE;
+    float n = floorf(t + 0.5f);
+    float x = t - n;
+    float y = 1.535336188319500e-4f;
+    y = y * x + 1.339887440266574e-3f;
+    y = y * x + 9.618437357674640e-3f;
+    y = y * x + 5.550332471162809e-2f;
+    y = y * x + 2.402264791363012e-1f;
+    y = y * x + 6.931472028550421e-1f;
+    y = y * x;
     y = y + 1.0f;
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
@@ -215,37 +224,26 @@ static inline float cs__g2d_q(float ca, float cb, float cc, float dx, float dy) 
     return q + (t3 + t3);
 }
 
-/* Insert (w, idx) into a list sorted by decreasing weight; an equal weight stays behind the
- * ones already there (so the lower Gaussian index wins ties). Caller checks w > kw[K-1]. */
-static inline void cs__g2d_topk_insert(float *kw, int32_t *ki, float w, int32_t idx) {
+/* Top-K selection, in two passes over a pixel's Gaussians in index order (both kernels):
+ *   pass 1 keeps the K largest weight *values* in kw (descending; an incoming weight swaps with
+ *          every smaller entry on its way down: max/min in the AVX2 kernel);
+ *   pass 2 includes a weight w > 0 when w > thr = kw[K-1], or when w == thr while fewer than
+ *          quota = K - #{kw[k] > thr} equal weights have been included, so ties go to the lower
+ *          index exactly as sorting by (w descending, index ascending) would, and accumulates the
+ *          included weights and colours in index order. */
+static inline void cs__g2d_topk_insert(float *kw, float w) {
     for (int k = 0; k < CS_G2D_K; k++) {
-        if (w > kw[k]) {
-            float tw = kw[k];
-            int32_t ti = ki[k];
-            kw[k] = w;
-            ki[k] = idx;
-            w = tw;
-            idx = ti;
-        }
+        float hi = kw[k] > w ? kw[k] : w, lo = kw[k] > w ? w : kw[k];
+        kw[k] = hi;
+        w = lo;
     }
 }
 
-/* A pixel's top-K colour from its sorted list; returns sum(w). */
-static inline float cs__g2d_topk_finish(const cs__g2d_frame *f, const float *kw,
-                                        const int32_t *ki, float *out) {
-    int C = f->channels;
-    float acc[3] = {0.0f, 0.0f, 0.0f};
-    float sum = 0.0f;
-    for (int k = 0; k < CS_G2D_K; k++) {
-        if (!(kw[k] > 0.0f)) break;
-        const float *c = f->colour + (size_t)f->tile_gauss[ki[k]] * (size_t)C;
-        sum = sum + kw[k];
-        for (int ch = 0; ch < C; ch++) acc[ch] = acc[ch] + kw[k] * c[ch];
-    }
-    float inv = 1.0f / (sum + CS_G2D_EPS);
-    if (out)
-        for (int ch = 0; ch < C; ch++) out[ch] = acc[ch] * inv;
-    return sum;
+/* quota of pass 2 (see above) */
+static inline int cs__g2d_topk_quota(const float *kw) {
+    int gt = 0;
+    for (int k = 0; k < CS_G2D_K; k++) gt += kw[k] > kw[CS_G2D_K - 1];
+    return CS_G2D_K - gt;
 }
 
 #endif /* CSPLAT_IMAGE2D_H */

@@ -63,9 +63,8 @@ static void tile_topk(backward_job *job, int tile, int worker) {
             size_t pix = ((size_t)y * (size_t)f->width + (size_t)x) * (size_t)C;
             const float *G = job->d_out + pix, *o = job->out + pix;
             float inv = 1.0f / (lists->wsum[l] + CS_G2D_EPS);
-            for (int k = 0; k < CS_G2D_K; k++) {
+            for (int k = 0; k < lists->n[l]; k++) {
                 float w = lists->w[l][k];
-                if (!(w > 0.0f)) break;
                 int32_t pos = lists->idx[l][k];
                 int32_t g = f->tile_gauss[pos];
                 const float *c = f->colour + (size_t)g * (size_t)C;
@@ -106,7 +105,7 @@ static void tile_sum(backward_job *job, int tile) {
                 float dx = ((float)(f->ox + x) + 0.5f) - f->gx[g];
                 float q = cs__g2d_q(ca, cb, cc, dx, dy);
                 if (!(q <= CS_G2D_CUTOFF)) continue;
-                float w = amp * cs__g2d_exp(-0.5f * q);
+                float w = amp * cs__g2d_expq(q);
                 const float *G = job->d_out + ((size_t)y * (size_t)f->width + (size_t)x) * C;
                 float dw = 0.0f;
                 for (int ch = 0; ch < C; ch++) {

@@ -91,6 +91,7 @@ void cs_gimage_get_info(const cs_gimage *g, cs_gimage_info *out) {
  */
 void cs__g2d_frame_free(cs__g2d_frame *f) {
     cs__free(f->gx);
+    cs__free(f->cull);
     cs__free(f->box);
     cs__free(f->inst_off);
     cs__free(f->tile_off);
@@ -104,24 +105,29 @@ void cs__g2d_frame_free(cs__g2d_frame *f) {
 static cs_status reserve_gauss(cs_context *ctx, cs__g2d_frame *f, int64_t n) {
     if (n <= f->cap_gauss) return CS_OK;
     int64_t cap = n + n / 4 + 16;
-    size_t fb, ib, ob;
+    size_t fb, ib, ob, cb;
     if (!cs__mul_size((size_t)cap, 6 * sizeof(float), &fb) ||
         !cs__mul_size((size_t)cap, 8 * sizeof(int32_t), &ib) ||
-        !cs__mul_size((size_t)cap + 1, sizeof(int64_t), &ob))
+        !cs__mul_size((size_t)cap + 1, sizeof(int64_t), &ob) ||
+        !cs__mul_size((size_t)cap, sizeof(cs__g2d_cull), &cb))
         return cs__error(ctx, CS_ERR_ARGUMENT, "gimage: %lld Gaussians overflow memory size",
                          (long long)n);
     float *fl = cs__malloc(fb);
     int32_t *in = cs__malloc(ib);
     int64_t *off = cs__malloc(ob);
-    if (!fl || !in || !off) {
+    cs__g2d_cull *cull = cs__malloc(cb);
+    if (!fl || !in || !off || !cull) {
         cs__free(fl);
         cs__free(in);
         cs__free(off);
-        return cs__alloc_error(ctx, "gimage render", fb + ib + ob);
+        cs__free(cull);
+        return cs__alloc_error(ctx, "gimage render", fb + ib + ob + cb);
     }
     cs__free(f->gx);
     cs__free(f->box);
     cs__free(f->inst_off);
+    cs__free(f->cull);
+    f->cull = cull;
     size_t c = (size_t)cap;
     f->gx = fl;
     f->gy = fl + c;
@@ -227,6 +233,7 @@ static void prepare_range(void *user, int64_t begin, int64_t end, int worker) {
         if (!finite || bx1 < wx0 || bx0 > wx1 || by1 < wy0 || by0 > wy1) {
             box[0] = box[1] = 1;
             box[2] = box[3] = 0;
+            f->cull[i] = (cs__g2d_cull){0.0f, 0.0f, 0.0f, 0.0f, -1.0f, 0.0f}; /* never */
             rect[0] = rect[1] = rect[2] = rect[3] = 0;
             continue;
         }
@@ -234,6 +241,9 @@ static void prepare_range(void *user, int64_t begin, int64_t end, int worker) {
         box[1] = clamp_to_int(by0, wy0, wy1);
         box[2] = clamp_to_int(bx1, wx0, wx1);
         box[3] = clamp_to_int(by1, wy0, wy1);
+        double cvar = det / syy;
+        f->cull[i] = (cs__g2d_cull){(float)gx,          (float)gy,   (float)(sxy / syy),
+                                    (float)(1.0 / syy), (float)cvar, (float)(9e-3 * cvar + 1e-3)};
         rect[0] = (box[0] - wx0) / CS_G2D_TILE;
         rect[1] = (box[1] - wy0) / CS_G2D_TILE;
         rect[2] = (box[2] - wx0) / CS_G2D_TILE + 1;
@@ -314,6 +324,17 @@ cs_status cs__g2d_bin(cs_context *ctx, cs__g2d_frame *f) {
 /* ---------------------------------------------------------------------------------------------
  * The scalar tile kernel (the reference for the AVX2 one: same operations in the same order)
  */
+
+/* Weight of Gaussian g at pixel (ax, ay) (absolute output pixel), 0 outside its box or q > 9. */
+static inline float pixel_weight(const cs__g2d_frame *f, int32_t g, int ax, int ay, float px,
+                                 float py) {
+    const int32_t *box = f->box + 4 * (int64_t)g;
+    if (ay < box[1] || ay > box[3] || ax < box[0] || ax > box[2]) return 0.0f;
+    float q = cs__g2d_q(f->ca[g], f->cb[g], f->cc[g], px - f->gx[g], py - f->gy[g]);
+    if (!(q <= CS_G2D_CUTOFF)) return 0.0f;
+    return f->amp[g] * cs__g2d_expq(q);
+}
+
 void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lists *lists) {
     int tx = tile % f->tiles_x, ty = tile / f->tiles_x, C = f->channels;
     int x0 = tx * CS_G2D_TILE, y0 = ty * CS_G2D_TILE;
@@ -327,34 +348,51 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, cs__g2d_l
         for (int x = x0; x < x1; x++) {
             int ax = f->ox + x;
             float px = (float)ax + 0.5f;
-            float kw[CS_G2D_K] = {0};
-            int32_t ki[CS_G2D_K] = {0};
-            float acc[3] = {0.0f, 0.0f, 0.0f};
-            for (int64_t pos = b; pos < e; pos++) {
-                int32_t g = f->tile_gauss[pos];
-                const int32_t *box = f->box + 4 * (int64_t)g;
-                if (ay < box[1] || ay > box[3] || ax < box[0] || ax > box[2]) continue;
-                float q = cs__g2d_q(f->ca[g], f->cb[g], f->cc[g], px - f->gx[g], py - f->gy[g]);
-                if (!(q <= CS_G2D_CUTOFF)) continue;
-                float w = f->amp[g] * cs__g2d_exp(-0.5f * q);
-                if (topk) {
-                    if (w > kw[CS_G2D_K - 1]) cs__g2d_topk_insert(kw, ki, w, (int32_t)pos);
-                } else {
+            float acc[3] = {0.0f, 0.0f, 0.0f}, sum = 0.0f;
+            float *o = out ? out + ((size_t)y * (size_t)f->width + (size_t)x) * (size_t)C : NULL;
+            if (!topk) {
+                for (int64_t pos = b; pos < e; pos++) {
+                    int32_t g = f->tile_gauss[pos];
+                    float w = pixel_weight(f, g, ax, ay, px, py);
+                    if (!(w > 0.0f)) continue;
                     const float *c = f->colour + (size_t)g * (size_t)C;
                     for (int ch = 0; ch < C; ch++) acc[ch] = acc[ch] + w * c[ch];
                 }
+                if (o)
+                    for (int ch = 0; ch < C; ch++) o[ch] = acc[ch];
+                continue;
             }
-            float *o = out ? out + ((size_t)y * (size_t)f->width + (size_t)x) * (size_t)C : NULL;
-            if (topk) {
-                float sum = cs__g2d_topk_finish(f, kw, ki, o);
-                if (lists) {
-                    int l = (y - y0) * CS_G2D_TILE + (x - x0);
-                    memcpy(lists->w[l], kw, sizeof kw);
-                    memcpy(lists->idx[l], ki, sizeof ki);
-                    lists->wsum[l] = sum;
+            float kw[CS_G2D_K] = {0};
+            for (int64_t pos = b; pos < e; pos++) {
+                float w = pixel_weight(f, f->tile_gauss[pos], ax, ay, px, py);
+                if (w > kw[CS_G2D_K - 1]) cs__g2d_topk_insert(kw, w);
+            }
+            float thr = kw[CS_G2D_K - 1];
+            int quota = cs__g2d_topk_quota(kw), eq = 0, n = 0;
+            int l = (y - y0) * CS_G2D_TILE + (x - x0);
+            for (int64_t pos = b; pos < e; pos++) {
+                int32_t g = f->tile_gauss[pos];
+                float w = pixel_weight(f, g, ax, ay, px, py);
+                if (!(w > 0.0f) || w < thr) continue;
+                if (w == thr) {
+                    if (eq >= quota) continue;
+                    eq++;
                 }
-            } else if (o) {
-                for (int ch = 0; ch < C; ch++) o[ch] = acc[ch];
+                const float *c = f->colour + (size_t)g * (size_t)C;
+                sum = sum + w;
+                for (int ch = 0; ch < C; ch++) acc[ch] = acc[ch] + w * c[ch];
+                if (lists) {
+                    lists->w[l][n] = w;
+                    lists->idx[l][n] = (int32_t)pos;
+                }
+                n++;
+            }
+            float inv = 1.0f / (sum + CS_G2D_EPS);
+            if (o)
+                for (int ch = 0; ch < C; ch++) o[ch] = acc[ch] * inv;
+            if (lists) {
+                lists->wsum[l] = sum;
+                lists->n[l] = n;
             }
         }
     }
