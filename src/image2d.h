@@ -143,14 +143,14 @@ typedef struct cs__g2d_frame {
     int64_t cap_gauss, cap_inst, cap_tiles;
 } cs__g2d_frame;
 
-/* Per-pixel top-K lists of one tile, for the backward pass: the kept weights and their
- * positions into tile_gauss, in index order; n[l] entries each, sum of weights in wsum[l]. */
-typedef struct cs__g2d_lists {
-    float w[CS_G2D_TILE_PIXELS][CS_G2D_K];
-    int32_t idx[CS_G2D_TILE_PIXELS][CS_G2D_K];
-    float wsum[CS_G2D_TILE_PIXELS];
-    int n[CS_G2D_TILE_PIXELS];
-} cs__g2d_lists;
+/* What the backward pass needs of a top-K forward, per window pixel [height * width]: the
+ * selection threshold max(kw[K-1], smallest positive float) as float bits, the tie quota
+ * (image2d.h: weights equal to thr still admitted), and 1 / (sum of kept weights + eps). */
+typedef struct cs__g2d_sel {
+    float *thr;
+    float *inv;
+    int8_t *quota;
+} cs__g2d_sel;
 
 void cs__g2d_frame_free(cs__g2d_frame *f);
 
@@ -161,29 +161,46 @@ cs_status cs__g2d_prepare(cs_context *ctx, cs__g2d_frame *f, const cs_gimage_par
                           int width, int height);
 /* Bin prepared Gaussians into tiles (fills inst_off, tile_off, tile_gauss, inst_pos). */
 cs_status cs__g2d_bin(cs_context *ctx, cs__g2d_frame *f);
-/* Render every tile of the window into out [height, width, C] (threaded). */
-void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out);
+/* Render every tile of the window into out [height, width, C] (threaded); for TOPK, sel (may be
+ * NULL) receives the per-pixel selection for the backward pass. */
+void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out, const cs__g2d_sel *sel);
 
 /* One tile's forward: writes the tile's pixels of out (when non-NULL, row stride = window width)
- * and, for TOPK when lists is non-NULL, each pixel's kept weights and positions. */
+ * and of sel (when non-NULL, TOPK). */
 typedef void (*cs__g2d_tile_fn)(const cs__g2d_frame *f, int tile, float *out,
-                                cs__g2d_lists *lists);
+                                const cs__g2d_sel *sel);
 /* The kernel in use: AVX2 when the CPU has it and CSPLAT_SCALAR is not 1, else scalar. */
 cs__g2d_tile_fn cs__g2d_tile_kernel(void);
-void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lists *lists);
+void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel);
 /* Defined in cpu/image2d_avx2.c; call only when the CPU has AVX2 and FMA. */
-void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lists *lists);
+void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel);
 bool cs__cpu_has_avx2(void);
-/* Test hook: force the scalar kernel (1), the best one (0), or follow CSPLAT_SCALAR (-1). */
+/* Test hook: force the scalar kernels (1), the best ones (0), or follow CSPLAT_SCALAR (-1). */
 void cs__g2d_force_scalar(int mode);
+/* True when the scalar kernels are to be used (the hook, else CSPLAT_SCALAR=1). */
+bool cs__g2d_scalar_forced(void);
+
+/* Inputs of one tile's backward (image2d_backward.c, cpu/image2d_backward_avx2.c): writes the
+ * records rec[pos] (5 + C floats: d gx, d gy, d ca, d cb, d cc, d colour) of the tile's
+ * Gaussian-tile instances. The two kernels give bit-identical records. */
+typedef struct cs__g2d_bwd {
+    const cs__g2d_frame *f;
+    const cs__g2d_sel *sel;   /* TOPK */
+    const float *d_out, *out; /* [height, width, C] */
+    float *rec;               /* [n_inst, 5 + C] */
+} cs__g2d_bwd;
+typedef void (*cs__g2d_bwd_fn)(const cs__g2d_bwd *b, int tile);
+void cs__g2d_bwd_tile_scalar(const cs__g2d_bwd *b, int tile);
+void cs__g2d_bwd_tile_avx2(const cs__g2d_bwd *b, int tile);
 
 /* Backward (image2d_backward.c) of a frame prepared at scale (sx, sy) without footprint: given
- * dL/dout [height, width, C] and the forward output, writes dL/d(params) into d_xy [N,2],
- * d_chol [N,3], d_colour [N,C] (overwritten). inst_grad is scratch of n_inst * (5 + C) floats,
- * lists one cs__g2d_lists per thread of ctx. Deterministic for any thread count. */
+ * dL/dout [height, width, C], the forward output and (TOPK) its selection, writes dL/d(params)
+ * into d_xy [N,2], d_chol [N,3], d_colour [N,C] (overwritten). inst_grad is scratch of
+ * n_inst * (5 + C) floats. Deterministic for any thread count. */
 void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_params *p,
-                      float sx, float sy, const float *d_out, const float *out, float *inst_grad,
-                      cs__g2d_lists *lists, float *d_xy, float *d_chol, float *d_colour);
+                      float sx, float sy, const float *d_out, const float *out,
+                      const cs__g2d_sel *sel, float *inst_grad, float *d_xy, float *d_chol,
+                      float *d_colour);
 
 /* ---------------------------------------------------------------------------------------------
  * Shared scalar pieces (the AVX2 kernel mirrors them operation for operation).
@@ -212,6 +229,25 @@ static inline float cs__g2d_expq(float q) {
     return y * scale;
 }
 
+/* Does a Gaussian's q <= 9 ellipse reach a pixel centre in [xl, xr] of row py? Branch-free.
+ * (Outside the ellipse's rows hw2 < 0 and the test fails but for the margin; a false positive
+ * only costs a candidate whose weights are all 0.) */
+static inline int cs__g2d_reaches(const cs__g2d_cull *c, float py, float xl, float xr) {
+    float dy = py - c->gy;
+    float hw2 = (CS_G2D_CUTOFF - dy * dy * c->inv_syy) * c->cvar;
+    float cx = c->gx + c->slope * dy;
+    float d = xl - cx > cx - xr ? xl - cx : cx - xr;
+    d = d > 0.0f ? d : 0.0f;
+    return d * d <= hw2 + c->margin;
+}
+
+/* Sum of 8 lane partials in the order the AVX2 reduction uses:
+ * ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). */
+static inline float cs__g2d_hsum8(const float *l) {
+    float a0 = l[0] + l[4], a1 = l[1] + l[5], a2 = l[2] + l[6], a3 = l[3] + l[7];
+    return (a0 + a2) + (a1 + a3);
+}
+
 /* q = ca dx^2 + 2 cb dx dy + cc dy^2 in the kernels' fixed order. */
 static inline float cs__g2d_q(float ca, float cb, float cc, float dx, float dy) {
     float t1 = ca * dx;
@@ -227,10 +263,12 @@ static inline float cs__g2d_q(float ca, float cb, float cc, float dx, float dy) 
 /* Top-K selection, in two passes over a pixel's Gaussians in index order (both kernels):
  *   pass 1 keeps the K largest weight *values* in kw (descending; an incoming weight swaps with
  *          every smaller entry on its way down: max/min in the AVX2 kernel);
- *   pass 2 includes a weight w > 0 when w > thr = kw[K-1], or when w == thr while fewer than
- *          quota = K - #{kw[k] > thr} equal weights have been included, so ties go to the lower
- *          index exactly as sorting by (w descending, index ascending) would, and accumulates the
- *          included weights and colours in index order. */
+ *   pass 2 includes a weight w > 0 when w > thr, or when w == thr while fewer than quota equal
+ *          weights have been included, so ties go to the lower index exactly as sorting by
+ *          (w descending, index ascending) would, and accumulates the included weights and
+ *          colours in index order. Canonically (both kernels store it so for the backward): with
+ *          more than K positive weights, thr = kw[K-1] and quota = K - #{kw[k] > thr}; else
+ *          thr = 0 and quota = K - (number of positive weights). */
 static inline void cs__g2d_topk_insert(float *kw, float w) {
     for (int k = 0; k < CS_G2D_K; k++) {
         float hi = kw[k] > w ? kw[k] : w, lo = kw[k] > w ? w : kw[k];

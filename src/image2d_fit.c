@@ -113,7 +113,7 @@ typedef struct fitter {
     cs__g2d_frame frame;
     float *inst_grad;
     int64_t inst_cap;
-    cs__g2d_lists *lists;       /* [threads] */
+    cs__g2d_sel sel;            /* TOPK forward's per-pixel selection [P] */
     cs__ssim *ssim;
     double *chunk_sum;          /* loss reduction partials */
     int64_t chunks;
@@ -135,7 +135,9 @@ static void fitter_free(fitter *F) {
     cs__free(F->block);
     cs__free(F->qblock);
     cs__free(F->inst_grad);
-    cs__free(F->lists);
+    cs__free(F->sel.thr);
+    cs__free(F->sel.inv);
+    cs__free(F->sel.quota);
     cs__free(F->chunk_sum);
     cs__ssim_destroy(F->ssim);
     cs__g2d_frame_free(&F->frame);
@@ -157,11 +159,13 @@ static cs_status fitter_alloc(fitter *F, bool finetune) {
     F->cdf = cs__malloc(px * sizeof(double));
     F->block = cs__calloc(4, pblock);
     F->qblock = finetune ? cs__calloc(1, pblock) : NULL;
-    F->lists = cs__malloc((size_t)cs_context_threads(ctx) * sizeof(cs__g2d_lists));
+    F->sel.thr = cs__malloc(px * sizeof(float));
+    F->sel.inv = cs__malloc(px * sizeof(float));
+    F->sel.quota = cs__malloc(px);
     F->chunks = ((int64_t)px + LOSS_GRAIN - 1) / LOSS_GRAIN;
     F->chunk_sum = cs__calloc((size_t)F->chunks * 3, sizeof(double));
     if (!F->target || !F->render || !F->d_out || !F->err || !F->cdf || !F->block ||
-        (finetune && !F->qblock) || !F->lists || !F->chunk_sum)
+        (finetune && !F->qblock) || !F->sel.thr || !F->sel.inv || !F->sel.quota || !F->chunk_sum)
         return cs__alloc_error(ctx, "gimage fit", 4 * bytes + 4 * pblock);
     size_t floats = pblock / sizeof(float);
     F->p = params_view(F->block, F->cap, 0, F->C);
@@ -326,17 +330,28 @@ static void loss_range(void *user, int64_t begin, int64_t end, int worker) {
     (void)worker;
     fitter *F = ((loss_job *)user)->F;
     int C = F->C;
-    double n = (double)F->P * C, abs_sum = 0.0, sq_sum = 0.0, clamp_sq = 0.0;
-    float inv = (float)(1.0 / n);
+    float inv = (float)(1.0 / ((double)F->P * C));
+    float two_inv = 2.0f * inv;
     bool l2 = F->loss == CS_GIMAGE_LOSS_L2;
-    for (int64_t i = begin * C; i < end * C; i++) {
-        float r = F->render[i], t = F->target[i], d = r - t;
-        float rc = r < 0.0f ? 0.0f : r > 1.0f ? 1.0f : r;
-        float dc = rc - t;
-        abs_sum += fabs((double)d);
-        sq_sum += (double)d * (double)d;
-        clamp_sq += (double)dc * (double)dc;
-        F->d_out[i] = l2 ? 2.0f * d * inv : (d > 0.0f ? inv : d < 0.0f ? -inv : 0.0f);
+    /* Float partials per 64 values, summed into doubles: cheap and accurate enough for a loss
+     * value (the gradient does not depend on it). */
+    double abs_sum = 0.0, sq_sum = 0.0, clamp_sq = 0.0;
+    for (int64_t i = begin * C; i < end * C;) {
+        int64_t stop = i + 64 < end * C ? i + 64 : end * C;
+        float a = 0.0f, q = 0.0f, cq = 0.0f;
+        for (; i < stop; i++) {
+            float r = F->render[i], t = F->target[i], d = r - t;
+            float rc = r < 0.0f ? 0.0f : r > 1.0f ? 1.0f : r;
+            float dc = rc - t;
+            a += fabsf(d);
+            q += d * d;
+            cq += dc * dc;
+            float sign = (float)(d > 0.0f) - (float)(d < 0.0f);
+            F->d_out[i] = l2 ? two_inv * d : sign * inv;
+        }
+        abs_sum += (double)a;
+        sq_sum += (double)q;
+        clamp_sq += (double)cq;
     }
     double *s = F->chunk_sum + 3 * (begin / LOSS_GRAIN);
     s[0] = abs_sum;
@@ -420,7 +435,7 @@ static cs_status iterate(fitter *F, const cs_gimage_params *use, double *loss, d
                                    F->H);
     if (st == CS_OK) st = cs__g2d_bin(ctx, &F->frame);
     if (st != CS_OK) return st;
-    cs__g2d_forward(ctx, &F->frame, F->render);
+    cs__g2d_forward(ctx, &F->frame, F->render, &F->sel);
     *loss = compute_loss(F, mse);
     int64_t need = F->frame.n_inst * (5 + F->C);
     if (need > F->inst_cap) {
@@ -431,8 +446,8 @@ static cs_status iterate(fitter *F, const cs_gimage_params *use, double *loss, d
         F->inst_grad = ig;
         F->inst_cap = cap;
     }
-    cs__g2d_backward(ctx, &F->frame, use, 1.0f, 1.0f, F->d_out, F->render, F->inst_grad,
-                     F->lists, F->grad.xy, F->grad.chol, F->grad.colour);
+    cs__g2d_backward(ctx, &F->frame, use, 1.0f, 1.0f, F->d_out, F->render, &F->sel,
+                     F->inst_grad, F->grad.xy, F->grad.chol, F->grad.colour);
     return CS_OK;
 }
 

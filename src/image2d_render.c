@@ -335,7 +335,7 @@ static inline float pixel_weight(const cs__g2d_frame *f, int32_t g, int ax, int 
     return f->amp[g] * cs__g2d_expq(q);
 }
 
-void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lists *lists) {
+void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel) {
     int tx = tile % f->tiles_x, ty = tile / f->tiles_x, C = f->channels;
     int x0 = tx * CS_G2D_TILE, y0 = ty * CS_G2D_TILE;
     int x1 = x0 + CS_G2D_TILE < f->width ? x0 + CS_G2D_TILE : f->width;
@@ -349,7 +349,8 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, cs__g2d_l
             int ax = f->ox + x;
             float px = (float)ax + 0.5f;
             float acc[3] = {0.0f, 0.0f, 0.0f}, sum = 0.0f;
-            float *o = out ? out + ((size_t)y * (size_t)f->width + (size_t)x) * (size_t)C : NULL;
+            size_t pix = (size_t)y * (size_t)f->width + (size_t)x;
+            float *o = out ? out + pix * (size_t)C : NULL;
             if (!topk) {
                 for (int64_t pos = b; pos < e; pos++) {
                     int32_t g = f->tile_gauss[pos];
@@ -363,13 +364,15 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, cs__g2d_l
                 continue;
             }
             float kw[CS_G2D_K] = {0};
+            int cnt = 0;
             for (int64_t pos = b; pos < e; pos++) {
                 float w = pixel_weight(f, f->tile_gauss[pos], ax, ay, px, py);
+                cnt += w > 0.0f;
                 if (w > kw[CS_G2D_K - 1]) cs__g2d_topk_insert(kw, w);
             }
-            float thr = kw[CS_G2D_K - 1];
-            int quota = cs__g2d_topk_quota(kw), eq = 0, n = 0;
-            int l = (y - y0) * CS_G2D_TILE + (x - x0);
+            /* canonical selection (image2d.h): thr = 0 unless more than K weights are positive */
+            float thr = cnt > CS_G2D_K ? kw[CS_G2D_K - 1] : 0.0f;
+            int quota = cnt > CS_G2D_K ? cs__g2d_topk_quota(kw) : CS_G2D_K - cnt, eq = 0;
             for (int64_t pos = b; pos < e; pos++) {
                 int32_t g = f->tile_gauss[pos];
                 float w = pixel_weight(f, g, ax, ay, px, py);
@@ -381,18 +384,14 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, cs__g2d_l
                 const float *c = f->colour + (size_t)g * (size_t)C;
                 sum = sum + w;
                 for (int ch = 0; ch < C; ch++) acc[ch] = acc[ch] + w * c[ch];
-                if (lists) {
-                    lists->w[l][n] = w;
-                    lists->idx[l][n] = (int32_t)pos;
-                }
-                n++;
             }
             float inv = 1.0f / (sum + CS_G2D_EPS);
             if (o)
                 for (int ch = 0; ch < C; ch++) o[ch] = acc[ch] * inv;
-            if (lists) {
-                lists->wsum[l] = sum;
-                lists->n[l] = n;
+            if (sel) {
+                sel->thr[pix] = thr;
+                sel->inv[pix] = inv;
+                sel->quota[pix] = (int8_t)quota;
             }
         }
     }
@@ -416,14 +415,15 @@ bool cs__cpu_has_avx2(void) {
 #endif
 }
 
+bool cs__g2d_scalar_forced(void) {
+    if (force_scalar >= 0) return force_scalar == 1;
+    const char *env = getenv("CSPLAT_SCALAR");
+    return env && env[0] == '1';
+}
+
 cs__g2d_tile_fn cs__g2d_tile_kernel(void) {
-    bool scalar = force_scalar == 1;
-    if (force_scalar < 0) {
-        const char *env = getenv("CSPLAT_SCALAR");
-        scalar = env && env[0] == '1';
-    }
 #if defined(__x86_64__)
-    if (!scalar && cs__cpu_has_avx2()) return cs__g2d_tile_avx2;
+    if (!cs__g2d_scalar_forced() && cs__cpu_has_avx2()) return cs__g2d_tile_avx2;
 #endif
     return cs__g2d_tile_scalar;
 }
@@ -431,17 +431,18 @@ cs__g2d_tile_fn cs__g2d_tile_kernel(void) {
 typedef struct forward_job {
     const cs__g2d_frame *f;
     float *out;
+    const cs__g2d_sel *sel;
     cs__g2d_tile_fn kernel;
 } forward_job;
 
 static void forward_range(void *user, int64_t begin, int64_t end, int worker) {
     (void)worker;
     forward_job *job = user;
-    for (int64_t t = begin; t < end; t++) job->kernel(job->f, (int)t, job->out, NULL);
+    for (int64_t t = begin; t < end; t++) job->kernel(job->f, (int)t, job->out, job->sel);
 }
 
-void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out) {
-    forward_job job = {f, out, cs__g2d_tile_kernel()};
+void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out, const cs__g2d_sel *sel) {
+    forward_job job = {f, out, sel, cs__g2d_tile_kernel()};
     cs__parallel_for(ctx, (int64_t)f->tiles_x * f->tiles_y, 2, forward_range, &job);
 }
 
@@ -500,7 +501,7 @@ cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_
     cs_status st = cs__g2d_prepare(ctx, &f, &g->p, g->rule, sx, sy, true, cx, cy, cw, ch);
     if (st == CS_OK) st = cs__g2d_bin(ctx, &f);
     if (st == CS_OK) {
-        cs__g2d_forward(ctx, &f, data);
+        cs__g2d_forward(ctx, &f, data, NULL);
         clamp01(data, px * (size_t)g->channels);
     }
     cs__g2d_frame_free(&f);

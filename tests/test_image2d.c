@@ -74,13 +74,25 @@ static double rel_l2(const double *a, const double *b, int n) {
     return sqrt(num / (den > 0.0 ? den : 1e-300));
 }
 
+/* Per-pixel selection buffers for a W x H window. */
+static cs__g2d_sel sel_alloc(int W, int H) {
+    size_t n = (size_t)W * (size_t)H;
+    return (cs__g2d_sel){calloc(n, sizeof(float)), calloc(n, sizeof(float)), calloc(n, 1)};
+}
+
+static void sel_free(cs__g2d_sel *s) {
+    free(s->thr);
+    free(s->inv);
+    free(s->quota);
+}
+
 /* The library's render at scale (sx, sy) through the internal stages (no clamp). */
 static float *lib_render(cs_context *ctx, const scene2d *s, float sx, float sy, bool footprint,
-                         int ox, int oy, int W, int H, cs__g2d_frame *f) {
+                         int ox, int oy, int W, int H, cs__g2d_frame *f, const cs__g2d_sel *sel) {
     float *out = malloc(sizeof(float) * (size_t)(W * H * s->C));
     CHECK_OK(ctx, cs__g2d_prepare(ctx, f, &s->g->p, s->rule, sx, sy, footprint, ox, oy, W, H));
     CHECK_OK(ctx, cs__g2d_bin(ctx, f));
-    cs__g2d_forward(ctx, f, out);
+    cs__g2d_forward(ctx, f, out, sel);
     return out;
 }
 
@@ -89,14 +101,14 @@ static float *lib_render(cs_context *ctx, const scene2d *s, float sx, float sy, 
 static float *lib_backward(cs_context *ctx, const scene2d *s, float sx, float sy, int W, int H,
                            const float *d_out) {
     cs__g2d_frame f = {0};
-    float *out = lib_render(ctx, s, sx, sy, false, 0, 0, W, H, &f);
+    cs__g2d_sel sel = sel_alloc(W, H);
+    float *out = lib_render(ctx, s, sx, sy, false, 0, 0, W, H, &f, &sel);
     int n = s->n;
     float *grad = malloc(sizeof(float) * (size_t)(n * (5 + s->C)));
     float *inst = malloc(sizeof(float) * (size_t)(f.n_inst * (5 + s->C) + 1));
-    cs__g2d_lists *lists = malloc(sizeof *lists * (size_t)cs_context_threads(ctx));
-    cs__g2d_backward(ctx, &f, &s->g->p, sx, sy, d_out, out, inst, lists, grad, grad + 2 * n,
+    cs__g2d_backward(ctx, &f, &s->g->p, sx, sy, d_out, out, &sel, inst, grad, grad + 2 * n,
                      grad + 5 * n);
-    free(lists);
+    sel_free(&sel);
     free(inst);
     free(out);
     cs__g2d_frame_free(&f);
@@ -232,28 +244,68 @@ TEST(image2d_forward_matches_reference) {
     cs_context_destroy(ctx);
 }
 
+/* Duplicate every Gaussian of a scene three times (exact weight ties, more than K at a pixel). */
+static void add_duplicates(cs_context *ctx, scene2d *s) {
+    cs_gimage_params p = cs_gimage_get_params(s->g);
+    cs_gimage *d;
+    CHECK_OK(ctx, cs_gimage_create(ctx, s->W, s->H, s->C, s->rule, 3 * s->n, &d));
+    cs_gimage_params q = cs_gimage_get_params(d);
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < s->n; i++) {
+            int j = k * s->n + i;
+            memcpy(q.xy + 2 * j, p.xy + 2 * i, 2 * sizeof(float));
+            memcpy(q.chol + 3 * j, p.chol + 3 * i, 3 * sizeof(float));
+            for (int c = 0; c < s->C; c++) q.colour[j * s->C + c] = (float)(0.1 * k) + 0.2f * c;
+        }
+    cs_gimage_destroy(s->g);
+    s->g = d;
+    s->n *= 3;
+}
+
 TEST(image2d_simd_matches_scalar_bit_exact) {
     if (!cs__cpu_has_avx2()) SKIP("no AVX2 on this CPU");
     cs_context *ctx = test_context(1);
-    for (int rule = 0; rule < 2; rule++) {
-        scene2d s = make_scene(ctx, 61, 45, 150, 3, (cs_gimage_rule)rule, 70 + rule);
+    for (int variant = 0; variant < 4; variant++) {
+        /* rules x (random scene | duplicated Gaussians: ties at the top-K threshold) */
+        int rule = variant & 1, W = 61, H = 45, C = 3;
+        scene2d s = make_scene(ctx, W, H, variant < 2 ? 150 : 80, C, (cs_gimage_rule)rule,
+                               70 + variant);
+        if (variant >= 2) add_duplicates(ctx, &s);
+        float *proj = malloc(sizeof(float) * W * H * C);
+        test_rng r = test_rng_seed(12);
+        for (int i = 0; i < W * H * C; i++) proj[i] = (float)test_rng_normal(&r);
         cs__g2d_frame f = {0};
+        cs__g2d_sel sa = sel_alloc(W, H), sb = sel_alloc(W, H);
         cs__g2d_force_scalar(1);
-        float *a = lib_render(ctx, &s, 1.0f, 1.0f, false, 0, 0, 61, 45, &f);
-        cs__g2d_lists *la = malloc(sizeof *la), *lb = malloc(sizeof *lb);
-        memset(la, 0, sizeof *la);
-        memset(lb, 0, sizeof *lb);
-        cs__g2d_tile_scalar(&f, 5, NULL, la);
+        float *a = lib_render(ctx, &s, 1.0f, 1.0f, false, 0, 0, W, H, &f, &sa);
+        float *ga = lib_backward(ctx, &s, 1.0f, 1.0f, W, H, proj);
         cs__g2d_force_scalar(0);
-        float *b = lib_render(ctx, &s, 1.0f, 1.0f, false, 0, 0, 61, 45, &f);
-        cs__g2d_tile_avx2(&f, 5, NULL, lb);
+        float *b = lib_render(ctx, &s, 1.0f, 1.0f, false, 0, 0, W, H, &f, &sb);
+        float *gb = lib_backward(ctx, &s, 1.0f, 1.0f, W, H, proj);
         cs__g2d_force_scalar(-1);
-        CHECK(memcmp(a, b, sizeof(float) * 61 * 45 * 3) == 0);
-        if (rule == 0) CHECK(memcmp(la, lb, sizeof *la) == 0);
+        CHECK_MSG(memcmp(a, b, sizeof(float) * W * H * C) == 0, "variant %d: images", variant);
+        for (int i = 0; rule == 0 && i < W * H; i++)
+            if (sa.thr[i] != sb.thr[i] || sa.inv[i] != sb.inv[i] || sa.quota[i] != sb.quota[i]) {
+                test_fail(__FILE__, __LINE__, "variant %d pixel %d: selection thr %g/%g inv %g/%g "
+                          "quota %d/%d", variant, i, (double)sa.thr[i], (double)sb.thr[i],
+                          (double)sa.inv[i], (double)sb.inv[i], sa.quota[i], sb.quota[i]);
+                break;
+            }
+        CHECK_MSG(memcmp(ga, gb, sizeof(float) * s.n * (5 + C)) == 0, "variant %d: gradients",
+                  variant);
+        if (variant == 2) { /* the ties really happen: some pixel admits fewer ties than exist */
+            int limited = 0;
+            for (int i = 0; i < W * H; i++) limited += sa.quota[i] < 3 && sa.thr[i] > 0.0f;
+            CHECK(limited > 0);
+            if (rule == 0) test_note("pixels splitting a tie at the threshold: %d", limited);
+        }
         free(a);
         free(b);
-        free(la);
-        free(lb);
+        free(ga);
+        free(gb);
+        free(proj);
+        sel_free(&sa);
+        sel_free(&sb);
         cs__g2d_frame_free(&f);
         free_scene(&s);
     }
@@ -294,8 +346,8 @@ TEST(image2d_threads_bit_identical) {
         test_rng r = test_rng_seed(4);
         for (int i = 0; i < W * H * C; i++) proj[i] = (float)test_rng_normal(&r);
         cs__g2d_frame f1 = {0}, f3 = {0};
-        float *a = lib_render(c1, &s, 1.0f, 1.0f, false, 0, 0, W, H, &f1);
-        float *b = lib_render(c3, &s, 1.0f, 1.0f, false, 0, 0, W, H, &f3);
+        float *a = lib_render(c1, &s, 1.0f, 1.0f, false, 0, 0, W, H, &f1, NULL);
+        float *b = lib_render(c3, &s, 1.0f, 1.0f, false, 0, 0, W, H, &f3, NULL);
         CHECK(memcmp(a, b, sizeof(float) * W * H * C) == 0);
         float *ga = lib_backward(c1, &s, 1.0f, 1.0f, W, H, proj);
         float *gb = lib_backward(c3, &s, 1.0f, 1.0f, W, H, proj);

@@ -50,23 +50,12 @@ static inline __m256 expq8(__m256 q) {
 
 typedef struct group {
     const cs__g2d_frame *f;
-    int ay, axs, axe, lanes, l0; /* l0: tile-local pixel index of lane 0 */
+    int ay, axs, axe, lanes;
     __m256 px, py;
     float *o;                    /* output of lane 0, or NULL */
-    cs__g2d_lists *lists;
+    const cs__g2d_sel *sel;      /* selection output, or NULL */
+    size_t pix;                  /* window pixel index of lane 0 */
 } group;
-
-/* Does Gaussian c's q <= 9 ellipse reach a pixel centre in [xl, xr] of row py? Branch-free.
- * (Outside the ellipse's rows hw2 < 0 and the test fails but for the margin; a false positive
- * only costs a candidate with zero weights.) */
-static inline int reaches(const cs__g2d_cull *c, float py, float xl, float xr) {
-    float dy = py - c->gy;
-    float hw2 = (CS_G2D_CUTOFF - dy * dy * c->inv_syy) * c->cvar;
-    float cx = c->gx + c->slope * dy;
-    float d = xl - cx > cx - xr ? xl - cx : cx - xr;
-    d = d > 0.0f ? d : 0.0f;
-    return d * d <= hw2 + c->margin;
-}
 
 /* Candidates in [b, e) for one group; returns their count. */
 static inline int compact(const group *G, int64_t b, int64_t e, int32_t *cand) {
@@ -75,7 +64,7 @@ static inline int compact(const group *G, int64_t b, int64_t e, int32_t *cand) {
     int n = 0;
     for (int64_t pos = b; pos < e; pos++) {
         cand[n] = (int32_t)pos;
-        n += reaches(f->cull + f->tile_gauss[pos], py, xl, xr);
+        n += cs__g2d_reaches(f->cull + f->tile_gauss[pos], py, xl, xr);
     }
     return n;
 }
@@ -121,23 +110,24 @@ static inline __m256 weight8(const group *G, int32_t g) {
 
 /* Pass-2 state of a top-K group. */
 typedef struct pass2 {
-    __m256 thr, sum, acc[3];
+    __m256 thr, thr1, sum, acc[3];
     __m256i quota, eq;
     bool exact; /* some lane has more weights equal to thr than the quota admits */
-    int n[8];
 } pass2;
 
-/* Pass 2 for one candidate: include by the threshold/tie rule (image2d.h), accumulate in index
- * order, record the lists. Without excess ties the rule reduces to w >= thr (thr raised to the
- * smallest positive float, so w > 0), the quota bookkeeping is skipped: same result. */
-static inline void include(const group *G, pass2 *S, int32_t pos, __m256 w) {
+/* Pass 2 for one candidate: include by the threshold/tie rule (image2d.h) and accumulate in
+ * index order. Without excess ties the rule reduces to w >= thr1 = max(thr, smallest positive
+ * float), skipping the quota bookkeeping: same result. */
+static inline __attribute__((always_inline)) void include(const group *G, pass2 *S, int32_t pos,
+                                                          __m256 w, const int C) {
     const cs__g2d_frame *f = G->f;
     __m256 incl;
     if (!S->exact) {
-        incl = _mm256_cmp_ps(w, S->thr, _CMP_GE_OQ);
+        incl = _mm256_cmp_ps(w, S->thr1, _CMP_GE_OQ);
     } else {
         __m256 gt = _mm256_cmp_ps(w, S->thr, _CMP_GT_OQ);
-        __m256 eqm = _mm256_cmp_ps(w, S->thr, _CMP_EQ_OQ);
+        __m256 eqm = _mm256_and_ps(_mm256_cmp_ps(w, S->thr, _CMP_EQ_OQ),
+                                   _mm256_cmp_ps(w, _mm256_setzero_ps(), _CMP_GT_OQ));
         __m256i take = _mm256_and_si256(_mm256_castps_si256(eqm),
                                         _mm256_cmpgt_epi32(S->quota, S->eq));
         S->eq = _mm256_sub_epi32(S->eq, take);
@@ -145,20 +135,9 @@ static inline void include(const group *G, pass2 *S, int32_t pos, __m256 w) {
     }
     __m256 wi = _mm256_and_ps(w, incl);
     S->sum = _mm256_add_ps(S->sum, wi);
-    const float *c = f->colour + (size_t)f->tile_gauss[pos] * (size_t)f->channels;
-    for (int ch = 0; ch < f->channels; ch++)
+    const float *c = f->colour + (size_t)f->tile_gauss[pos] * (size_t)C;
+    for (int ch = 0; ch < C; ch++)
         S->acc[ch] = _mm256_add_ps(S->acc[ch], _mm256_mul_ps(wi, _mm256_set1_ps(c[ch])));
-    if (G->lists) {
-        int m = _mm256_movemask_ps(incl) & ((1 << G->lanes) - 1);
-        float lw[8];
-        _mm256_storeu_ps(lw, wi);
-        for (; m; m &= m - 1) {
-            int l = __builtin_ctz((unsigned)m);
-            G->lists->w[G->l0 + l][S->n[l]] = lw[l];
-            G->lists->idx[G->l0 + l][S->n[l]] = pos;
-            S->n[l]++;
-        }
-    }
 }
 
 /* One step of the value network. Weights are non-negative floats (+0 when masked), whose bit
@@ -203,38 +182,43 @@ static inline void include(const group *G, pass2 *S, int32_t pos, __m256 w) {
     } while (0)
 
 static void pass2_begin(pass2 *S, __m256i thr, __m256i quota, bool exact) {
-    /* the fast rule compares w >= max(thr, smallest positive float): bit pattern 1 */
-    S->thr = _mm256_castsi256_ps(exact ? thr : _mm256_max_epi32(thr, _mm256_set1_epi32(1)));
+    S->thr = _mm256_castsi256_ps(thr);
+    S->thr1 = _mm256_castsi256_ps(_mm256_max_epi32(thr, _mm256_set1_epi32(1)));
     S->quota = quota;
     S->eq = _mm256_setzero_si256();
     S->exact = exact;
     S->sum = _mm256_setzero_ps();
     S->acc[0] = S->acc[1] = S->acc[2] = _mm256_setzero_ps();
-    memset(S->n, 0, sizeof S->n);
 }
 
 static void pass2_end(const group *G, const pass2 *S) {
     int C = G->f->channels;
+    __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f),
+                               _mm256_add_ps(S->sum, _mm256_set1_ps(CS_G2D_EPS)));
     if (G->o) {
-        __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f),
-                                   _mm256_add_ps(S->sum, _mm256_set1_ps(CS_G2D_EPS)));
         float la[3][8];
         for (int ch = 0; ch < C; ch++) _mm256_storeu_ps(la[ch], _mm256_mul_ps(S->acc[ch], inv));
         for (int l = 0; l < G->lanes; l++)
             for (int ch = 0; ch < C; ch++) G->o[l * C + ch] = la[ch][l];
     }
-    if (G->lists) {
-        float ls[8];
-        _mm256_storeu_ps(ls, S->sum);
+    if (G->sel) {
+        float lt[8], li[8];
+        int32_t lq[8];
+        _mm256_storeu_ps(lt, S->thr);
+        _mm256_storeu_ps(li, inv);
+        _mm256_storeu_si256((__m256i *)lq, S->quota);
         for (int l = 0; l < G->lanes; l++) {
-            G->lists->wsum[G->l0 + l] = ls[l];
-            G->lists->n[G->l0 + l] = S->n[l];
+            G->sel->thr[G->pix + l] = lt[l];
+            G->sel->inv[G->pix + l] = li[l];
+            G->sel->quota[G->pix + l] = (int8_t)lq[l];
         }
     }
 }
 
 /* Top-K of a group whose candidates are all in cand (weights kept in wbuf). */
-static void topk_candidates(const group *G, const int32_t *cand, int nc) {
+static inline __attribute__((always_inline)) void topk_candidates_c(const group *G,
+                                                                   const int32_t *cand, int nc,
+                                                                   const int C) {
     const cs__g2d_frame *f = G->f;
     _Alignas(32) float wbuf[CAND][8];
     __m256i cnt = _mm256_setzero_si256(), zero = _mm256_setzero_si256();
@@ -243,14 +227,18 @@ static void topk_candidates(const group *G, const int32_t *cand, int nc) {
         _mm256_store_ps(wbuf[c], w);
         cnt = _mm256_sub_epi32(cnt, _mm256_cmpgt_epi32(_mm256_castps_si256(w), zero));
     }
-    __m256i thr = zero, quota = _mm256_set1_epi32(CS_G2D_K);
+    /* Without selection thr = 0 and quota = K - count, as the scalar kernel stores them. */
+    __m256i thr = zero, quota = _mm256_sub_epi32(_mm256_set1_epi32(CS_G2D_K), cnt);
     bool exact = false;
     if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(cnt, _mm256_set1_epi32(CS_G2D_K)))) {
         /* Some lane has more than K weights: select. Lanes with at most K end with thr = 0. */
         KW_DECLARE;
         for (int c = 0; c < nc; c++) NET(_mm256_load_si256((const __m256i *)wbuf[c]));
-        thr = kw9;
-        KW_QUOTA(quota);
+        /* lanes with at most K positive weights keep thr = 0, quota = K - count */
+        __m256i over = _mm256_cmpgt_epi32(cnt, _mm256_set1_epi32(CS_G2D_K)), qk;
+        KW_QUOTA(qk);
+        thr = _mm256_and_si256(kw9, over);
+        quota = _mm256_blendv_epi8(quota, qk, over);
         /* Excess ties: more weights >= thr (and > 0) than K in some lane. */
         __m256i below = zero, thr1 = _mm256_max_epi32(thr, _mm256_set1_epi32(1));
         for (int c = 0; c < nc; c++) {
@@ -262,8 +250,13 @@ static void topk_candidates(const group *G, const int32_t *cand, int nc) {
     }
     pass2 S;
     pass2_begin(&S, thr, quota, exact);
-    for (int c = 0; c < nc; c++) include(G, &S, cand[c], _mm256_load_ps(wbuf[c]));
+    for (int c = 0; c < nc; c++) include(G, &S, cand[c], _mm256_load_ps(wbuf[c]), C);
     pass2_end(G, &S);
+}
+
+static void topk_candidates(const group *G, const int32_t *cand, int nc) {
+    if (G->f->channels == 3) topk_candidates_c(G, cand, nc, 3);
+    else topk_candidates_c(G, cand, nc, 1);
 }
 
 /* Top-K of a group streaming a long tile list (more than CAND Gaussians): the general rule,
@@ -272,18 +265,24 @@ static void topk_stream(const group *G, int64_t b, int64_t e) {
     const cs__g2d_frame *f = G->f;
     int32_t cand[CAND];
     KW_DECLARE;
+    __m256i cnt = _mm256_setzero_si256();
+    for (int64_t cb = b; cb < e; cb += CAND) {
+        int nc = compact(G, cb, cb + CAND < e ? cb + CAND : e, cand);
+        for (int c = 0; c < nc; c++) {
+            __m256i wc = _mm256_castps_si256(weight8(G, f->tile_gauss[cand[c]]));
+            cnt = _mm256_sub_epi32(cnt, _mm256_cmpgt_epi32(wc, _mm256_setzero_si256()));
+            NET(wc);
+        }
+    }
+    __m256i over = _mm256_cmpgt_epi32(cnt, _mm256_set1_epi32(CS_G2D_K)), qk;
+    KW_QUOTA(qk);
+    __m256i quota = _mm256_blendv_epi8(_mm256_sub_epi32(_mm256_set1_epi32(CS_G2D_K), cnt), qk, over);
+    pass2 S;
+    pass2_begin(&S, _mm256_and_si256(kw9, over), quota, true);
     for (int64_t cb = b; cb < e; cb += CAND) {
         int nc = compact(G, cb, cb + CAND < e ? cb + CAND : e, cand);
         for (int c = 0; c < nc; c++)
-            NET(_mm256_castps_si256(weight8(G, f->tile_gauss[cand[c]])));
-    }
-    __m256i quota;
-    KW_QUOTA(quota);
-    pass2 S;
-    pass2_begin(&S, kw9, quota, true);
-    for (int64_t cb = b; cb < e; cb += CAND) {
-        int nc = compact(G, cb, cb + CAND < e ? cb + CAND : e, cand);
-        for (int c = 0; c < nc; c++) include(G, &S, cand[c], weight8(G, f->tile_gauss[cand[c]]));
+            include(G, &S, cand[c], weight8(G, f->tile_gauss[cand[c]]), f->channels);
     }
     pass2_end(G, &S);
 }
@@ -317,7 +316,7 @@ static void sum_group(const group *G, int64_t b, int64_t e, const int32_t *cand,
         for (int ch = 0; ch < C; ch++) G->o[l * C + ch] = la[ch][l];
 }
 
-void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lists *lists) {
+void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel) {
     int tx = tile % f->tiles_x, ty = tile / f->tiles_x, C = f->channels;
     int x0 = tx * CS_G2D_TILE, y0 = ty * CS_G2D_TILE;
     int x1 = x0 + CS_G2D_TILE < f->width ? x0 + CS_G2D_TILE : f->width;
@@ -337,13 +336,13 @@ void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lis
             G[k].axs = f->ox + xs;
             G[k].axe = G[k].axs + 7;
             G[k].lanes = x1 - xs < 8 ? x1 - xs : 8;
-            G[k].l0 = (y - y0) * CS_G2D_TILE + (xs - x0);
+            G[k].pix = (size_t)y * (size_t)f->width + (size_t)xs;
             G[k].py = _mm256_set1_ps((float)G[k].ay + 0.5f);
             G[k].px = _mm256_add_ps(
                 _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(G[k].axs), lane)),
                 _mm256_set1_ps(0.5f));
             G[k].o = out ? out + ((size_t)y * (size_t)f->width + (size_t)xs) * (size_t)C : NULL;
-            G[k].lists = lists;
+            G[k].sel = sel;
         }
         int nc[2] = {0, 0};
         if (one_chunk) {
@@ -360,8 +359,8 @@ void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lis
 
 #else /* not x86-64: never selected, present so the symbol exists */
 
-void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lists *lists) {
-    cs__g2d_tile_scalar(f, tile, out, lists);
+void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel) {
+    cs__g2d_tile_scalar(f, tile, out, sel);
 }
 
 #endif
