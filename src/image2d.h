@@ -181,13 +181,13 @@ void cs__g2d_force_scalar(int mode);
 bool cs__g2d_scalar_forced(void);
 
 /* Inputs of one tile's backward (image2d_backward.c, cpu/image2d_backward_avx2.c): writes the
- * records rec[pos] (5 + C floats: d gx, d gy, d ca, d cb, d cc, d colour) of the tile's
+ * records rec[pos] (6 + C floats: d gx, d gy, d ca, d cb, d cc, d colour, mass) of the tile's
  * Gaussian-tile instances. The two kernels give bit-identical records. */
 typedef struct cs__g2d_bwd {
     const cs__g2d_frame *f;
     const cs__g2d_sel *sel;   /* TOPK */
     const float *d_out, *out; /* [height, width, C] */
-    float *rec;               /* [n_inst, 5 + C] */
+    float *rec;               /* [n_inst, 6 + C] */
 } cs__g2d_bwd;
 typedef void (*cs__g2d_bwd_fn)(const cs__g2d_bwd *b, int tile);
 void cs__g2d_bwd_tile_scalar(const cs__g2d_bwd *b, int tile);
@@ -195,12 +195,13 @@ void cs__g2d_bwd_tile_avx2(const cs__g2d_bwd *b, int tile);
 
 /* Backward (image2d_backward.c) of a frame prepared at scale (sx, sy) without footprint: given
  * dL/dout [height, width, C], the forward output and (TOPK) its selection, writes dL/d(params)
- * into d_xy [N,2], d_chol [N,3], d_colour [N,C] (overwritten). inst_grad is scratch of
- * n_inst * (5 + C) floats. Deterministic for any thread count. */
+ * into d_xy [N,2], d_chol [N,3], d_colour [N,C] (overwritten) and, when mass is non-NULL, each
+ * Gaussian's mass [N] (image2d_backward.c). inst_grad is scratch of n_inst * (6 + C) floats.
+ * Deterministic for any thread count. */
 void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_params *p,
                       float sx, float sy, const float *d_out, const float *out,
                       const cs__g2d_sel *sel, float *inst_grad, float *d_xy, float *d_chol,
-                      float *d_colour);
+                      float *d_colour, float *mass);
 
 /* ---------------------------------------------------------------------------------------------
  * Shared scalar pieces (the AVX2 kernel mirrors them operation for operation).

@@ -26,11 +26,14 @@
  * instance's record. The AVX2 twin (cpu/image2d_backward_avx2.c) does the same lane by lane, so
  * records are bit-identical. Each instance owns its record: no scatter, no atomics.
  * Pass 2, one task per Gaussian range: a Gaussian's records are summed in tile order and chained
- * to its parameters. Any thread count gives the same bits.
+ * to its parameters. Any thread count gives the same bits. The record's last entry, the
+ * Gaussian's "mass" (sum over pixels of its share of the pixel's colour, TOPK, or of its weight,
+ * SUM), tells the fitter which Gaussians do almost nothing.
  *
  * Per-lane operation order (the contract between the two kernels), wi = included ? w : 0:
- *   TOPK  dw = (G0 (c0 - o0) [+ G1 (c1 - o1) + G2 (c2 - o2)]) * inv;  dcol += (G wi) * inv
- *   SUM   dw = G0 c0 [+ G1 c1 + G2 c2];                              dcol += G wi
+ *   TOPK  dw = (G0 (c0 - o0) [+ G1 (c1 - o1) + G2 (c2 - o2)]) * inv;  dcol += (G wi) * inv;
+ *         mass += wi * inv
+ *   SUM   dw = G0 c0 [+ G1 c1 + G2 c2];  dcol += G wi;  mass += wi
  *   dq = (wi * -0.5) * dw;  m = dq * -2;
  *   r0 += m ((ca dx) + (cb dy));  r1 += m ((cb dx) + (cc dy));
  *   r2 += (dq dx) dx;  r3 += ((dq + dq) dx) dy;  r4 += (dq dy) dy.
@@ -42,7 +45,7 @@
  */
 void cs__g2d_bwd_tile_scalar(const cs__g2d_bwd *bw, int tile) {
     const cs__g2d_frame *f = bw->f;
-    int tx = tile % f->tiles_x, ty = tile / f->tiles_x, C = f->channels, R = 5 + C;
+    int tx = tile % f->tiles_x, ty = tile / f->tiles_x, C = f->channels, R = 6 + C;
     int x0 = tx * CS_G2D_TILE, y0 = ty * CS_G2D_TILE;
     int x1 = x0 + CS_G2D_TILE < f->width ? x0 + CS_G2D_TILE : f->width;
     int y1 = y0 + CS_G2D_TILE < f->height ? y0 + CS_G2D_TILE : f->height;
@@ -56,7 +59,7 @@ void cs__g2d_bwd_tile_scalar(const cs__g2d_bwd *bw, int tile) {
         float ca = f->ca[g], cb = f->cb[g], cc = f->cc[g];
         int ya = box[1] - f->oy > y0 ? box[1] - f->oy : y0;
         int yb = box[3] - f->oy + 1 < y1 ? box[3] - f->oy + 1 : y1;
-        float acc[8][8] = {{0}}; /* [record entry][lane] */
+        float acc[9][8] = {{0}}; /* [record entry][lane] */
         for (int y = ya; y < yb; y++) {
             float py = (float)(f->oy + y) + 0.5f;
             for (int k = 0; k < ng; k++) {
@@ -90,6 +93,7 @@ void cs__g2d_bwd_tile_scalar(const cs__g2d_bwd *bw, int tile) {
                             acc[5 + ch][l] = acc[5 + ch][l] + (Gc * wi) * inv;
                         }
                         dw = dw * inv;
+                        acc[5 + C][l] = acc[5 + C][l] + wi * inv;
                     } else {
                         wi = w;
                         for (int ch = 0; ch < C; ch++) {
@@ -98,6 +102,7 @@ void cs__g2d_bwd_tile_scalar(const cs__g2d_bwd *bw, int tile) {
                             dw = ch == 0 ? t : dw + t;
                             acc[5 + ch][l] = acc[5 + ch][l] + Gc * wi;
                         }
+                        acc[5 + C][l] = acc[5 + C][l] + wi;
                     }
                     float dq = (wi * -0.5f) * dw, m = dq * -2.0f;
                     acc[0][l] = acc[0][l] + m * ((ca * dx) + (cb * dy));
@@ -129,7 +134,7 @@ typedef struct backward_job {
     double sx, sy;
     cs__g2d_bwd bw;
     cs__g2d_bwd_fn kernel;
-    float *d_xy, *d_chol, *d_colour;
+    float *d_xy, *d_chol, *d_colour, *mass;
 } backward_job;
 
 static void tiles_range(void *user, int64_t begin, int64_t end, int worker) {
@@ -143,9 +148,9 @@ static void gauss_range(void *user, int64_t begin, int64_t end, int worker) {
     backward_job *job = user;
     const cs__g2d_frame *f = job->f;
     const cs_gimage_params *p = job->p;
-    int C = f->channels, R = 5 + C;
+    int C = f->channels, R = 6 + C;
     for (int64_t i = begin; i < end; i++) {
-        double s[8] = {0};
+        double s[9] = {0};
         for (int64_t j = f->inst_off[i]; j < f->inst_off[i + 1]; j++) {
             const float *r = job->bw.rec + (size_t)f->inst_pos[j] * (size_t)R;
             for (int k = 0; k < R; k++) s[k] += (double)r[k];
@@ -164,15 +169,16 @@ static void gauss_range(void *user, int64_t begin, int64_t end, int worker) {
         job->d_chol[3 * i + 2] =
             (float)(-2.0 * l21 * l21 * i11 * i22 * da - 2.0 * b * db - 2.0 * c * dc);
         for (int ch = 0; ch < C; ch++) job->d_colour[(size_t)i * C + ch] = (float)s[5 + ch];
+        if (job->mass) job->mass[i] = (float)s[5 + C];
     }
 }
 
 void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_params *p,
                       float sx, float sy, const float *d_out, const float *out,
                       const cs__g2d_sel *sel, float *inst_grad, float *d_xy, float *d_chol,
-                      float *d_colour) {
-    backward_job job = {f, p, sx, sy, {f, sel, d_out, out, inst_grad}, bwd_kernel(), d_xy, d_chol,
-                        d_colour};
+                      float *d_colour, float *mass) {
+    backward_job job = {f,      p,    sx,      sy,      {f, sel, d_out, out, inst_grad},
+                        bwd_kernel(), d_xy, d_chol, d_colour, mass};
     cs__parallel_for(ctx, (int64_t)f->tiles_x * f->tiles_y, 2, tiles_range, &job);
     cs__parallel_for(ctx, f->count, 1024, gauss_range, &job);
 }

@@ -94,6 +94,10 @@ static int64_t sample_cdf(const double *cdf, int64_t n, double u) {
 /* ---------------------------------------------------------------------------------------------
  * The fitter's state
  */
+typedef struct idle {
+    float mass;
+    int64_t index;
+} idle;
 typedef struct fitter {
     cs_context *ctx;
     int W, H, C;
@@ -103,7 +107,9 @@ typedef struct fitter {
     int64_t cap, count;
     float *target;              /* [H, W, C] */
     float *render, *d_out;      /* [H, W, C] */
-    float *err;                 /* [P] per-pixel error for addition */
+    float *err;                 /* [P] scratch map of the initialisation */
+    float *mass;                /* [cap] each Gaussian's mass in the last backward */
+    struct idle *idle;          /* [cap] scratch of the relocation */
     double *cdf;                /* [P] */
     /* parameters, gradients, Adam moments: 4 blocks of cap * (5 + C), each xy | chol | colour */
     float *block;
@@ -131,6 +137,8 @@ static void fitter_free(fitter *F) {
     cs__free(F->render);
     cs__free(F->d_out);
     cs__free(F->err);
+    cs__free(F->mass);
+    cs__free(F->idle);
     cs__free(F->cdf);
     cs__free(F->block);
     cs__free(F->qblock);
@@ -156,6 +164,8 @@ static cs_status fitter_alloc(fitter *F, bool finetune) {
     F->render = cs__malloc(bytes);
     F->d_out = cs__malloc(bytes);
     F->err = cs__malloc(px * sizeof(float));
+    F->mass = cs__calloc((size_t)F->cap, sizeof(float));
+    F->idle = cs__malloc((size_t)F->cap * sizeof *F->idle);
     F->cdf = cs__malloc(px * sizeof(double));
     F->block = cs__calloc(4, pblock);
     F->qblock = finetune ? cs__calloc(1, pblock) : NULL;
@@ -164,7 +174,8 @@ static cs_status fitter_alloc(fitter *F, bool finetune) {
     F->sel.quota = cs__malloc(px);
     F->chunks = ((int64_t)px + LOSS_GRAIN - 1) / LOSS_GRAIN;
     F->chunk_sum = cs__calloc((size_t)F->chunks * 3, sizeof(double));
-    if (!F->target || !F->render || !F->d_out || !F->err || !F->cdf || !F->block ||
+    if (!F->target || !F->render || !F->d_out || !F->err || !F->mass || !F->idle || !F->cdf ||
+        !F->block ||
         (finetune && !F->qblock) || !F->sel.thr || !F->sel.inv || !F->sel.quota || !F->chunk_sum)
         return cs__alloc_error(ctx, "gimage fit", 4 * bytes + 4 * pblock);
     size_t floats = pblock / sizeof(float);
@@ -288,10 +299,34 @@ static cs_status initialise(fitter *F, int64_t n, float gradient_share) {
     return CS_OK;
 }
 
-/* Error-guided addition of n Gaussians: pixels sampled by squared error of the last render. */
-static void add_gaussians(fitter *F, int64_t n) {
-    int64_t P = F->P;
+/* Mass below which a Gaussian counts as idle (half a pixel's worth of colour), and the most that
+ * one refinement relocates (a share of the count). */
+#define IDLE_MASS 0.5f
+#define RELOCATE_SHARE 0.05
+
+/* Ascending mass; ties by index (deterministic). */
+static int cmp_idle(const void *a, const void *b) {
+    const idle *x = a, *y = b;
+    if (x->mass != y->mass) return x->mass < y->mass ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Error-guided refinement: n_add new Gaussians (toward the budget) and, when relocate is set,
+ * the idle ones moved, all to pixels sampled by squared error of the last render (uncovered
+ * pixels, which render black and get no gradient, weigh heavily). A placed Gaussian is isotropic
+ * with sigma = half the mean spacing, coloured by the target there (TOPK) or by the residual
+ * target - render (SUM); its Adam state starts at zero. */
+static void refine(fitter *F, int64_t n_add, bool relocate) {
+    int64_t P = F->P, n_move = 0;
     int C = F->C;
+    if (relocate) {
+        int64_t limit = (int64_t)(RELOCATE_SHARE * (double)F->count);
+        for (int64_t i = 0; i < F->count; i++)
+            if (F->mass[i] < IDLE_MASS) F->idle[n_move++] = (idle){F->mass[i], i};
+        qsort(F->idle, (size_t)n_move, sizeof *F->idle, cmp_idle);
+        if (n_move > limit) n_move = limit;
+    }
+    if (n_add + n_move == 0) return;
     double acc = 0.0;
     for (int64_t i = 0; i < P; i++) {
         double e = 0.0;
@@ -304,8 +339,8 @@ static void add_gaussians(fitter *F, int64_t n) {
     }
     if (!(acc > 0.0)) return;
     int64_t start = F->count;
-    double sigma = clamp_sigma(F, 0.5 * sqrt((double)P / (double)(start + n)));
-    for (int64_t k = 0; k < n; k++) {
+    double sigma = clamp_sigma(F, 0.5 * sqrt((double)P / (double)(start + n_add)));
+    for (int64_t k = 0; k < n_move + n_add; k++) {
         int64_t pix = sample_cdf(F->cdf, P, rng_uniform(&F->r));
         int px = (int)(pix % F->W), py = (int)(pix / F->W);
         float colour[3];
@@ -313,10 +348,10 @@ static void add_gaussians(fitter *F, int64_t n) {
             float t = F->target[pix * C + c];
             colour[c] = F->rule == CS_GIMAGE_SUM ? t - F->render[pix * C + c] : t;
         }
-        place(F, start + k, px + rng_uniform(&F->r), py + rng_uniform(&F->r), sigma, colour,
-              1.0f);
+        int64_t slot = k < n_move ? F->idle[k].index : start + (k - n_move);
+        place(F, slot, px + rng_uniform(&F->r), py + rng_uniform(&F->r), sigma, colour, 1.0f);
     }
-    set_count(F, start + n);
+    set_count(F, start + n_add);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -437,7 +472,7 @@ static cs_status iterate(fitter *F, const cs_gimage_params *use, double *loss, d
     if (st != CS_OK) return st;
     cs__g2d_forward(ctx, &F->frame, F->render, &F->sel);
     *loss = compute_loss(F, mse);
-    int64_t need = F->frame.n_inst * (5 + F->C);
+    int64_t need = F->frame.n_inst * (6 + F->C);
     if (need > F->inst_cap) {
         int64_t cap = need + need / 4 + 1024;
         float *ig = cs__malloc((size_t)cap * sizeof(float));
@@ -447,7 +482,7 @@ static cs_status iterate(fitter *F, const cs_gimage_params *use, double *loss, d
         F->inst_cap = cap;
     }
     cs__g2d_backward(ctx, &F->frame, use, 1.0f, 1.0f, F->d_out, F->render, &F->sel,
-                     F->inst_grad, F->grad.xy, F->grad.chol, F->grad.colour);
+                     F->inst_grad, F->grad.xy, F->grad.chol, F->grad.colour, F->mass);
     return CS_OK;
 }
 
@@ -565,9 +600,15 @@ cs_status cs_gimage_fit(cs_context *ctx, const cs_image *target, const cs_gimage
         st = iterate(&F, &F.p, &loss, &mse);
         if (st != CS_OK) break;
         adam_step(&F, lr_decay(it, iters), NULL);
-        if ((it + 1) % interval == 0 && F.count < budget && it + 1 < iters) {
-            add_gaussians(&F, per_event < budget - F.count ? per_event : budget - F.count);
-            last_add = it + 1;
+        /* Refine every interval: grow toward the budget; relocate idle Gaussians until 80% of
+         * the iterations, so the end runs undisturbed with the decayed learning rate. */
+        if ((it + 1) % interval == 0 && it + 1 < iters) {
+            int64_t n_add = per_event < budget - F.count ? per_event : budget - F.count;
+            bool relocate = it + 1 <= (int)(0.8 * iters);
+            if (n_add > 0 || relocate) {
+                refine(&F, n_add, relocate);
+                last_add = it + 1;
+            }
         }
         bool stop = false;
         window += loss;

@@ -105,9 +105,9 @@ static float *lib_backward(cs_context *ctx, const scene2d *s, float sx, float sy
     float *out = lib_render(ctx, s, sx, sy, false, 0, 0, W, H, &f, &sel);
     int n = s->n;
     float *grad = malloc(sizeof(float) * (size_t)(n * (5 + s->C)));
-    float *inst = malloc(sizeof(float) * (size_t)(f.n_inst * (5 + s->C) + 1));
+    float *inst = malloc(sizeof(float) * (size_t)(f.n_inst * (6 + s->C) + 1));
     cs__g2d_backward(ctx, &f, &s->g->p, sx, sy, d_out, out, &sel, inst, grad, grad + 2 * n,
-                     grad + 5 * n);
+                     grad + 5 * n, NULL);
     sel_free(&sel);
     free(inst);
     free(out);

@@ -51,7 +51,7 @@ static inline float hsum8(__m256 v) {
 static inline __attribute__((always_inline)) void bwd_tile(const cs__g2d_bwd *bw, int tile,
                                                            const int C, const bool topk) {
     const cs__g2d_frame *f = bw->f;
-    int tx = tile % f->tiles_x, ty = tile / f->tiles_x, R = 5 + C;
+    int tx = tile % f->tiles_x, ty = tile / f->tiles_x, R = 6 + C;
     int x0 = tx * CS_G2D_TILE, y0 = ty * CS_G2D_TILE;
     int x1 = x0 + CS_G2D_TILE < f->width ? x0 + CS_G2D_TILE : f->width;
     int y1 = y0 + CS_G2D_TILE < f->height ? y0 + CS_G2D_TILE : f->height;
@@ -93,8 +93,8 @@ static inline __attribute__((always_inline)) void bwd_tile(const cs__g2d_bwd *bw
         for (int ch = 0; ch < C; ch++) col[ch] = _mm256_set1_ps(c[ch]);
         int ya = box[1] - f->oy > y0 ? box[1] - f->oy : y0;
         int yb = box[3] - f->oy + 1 < y1 ? box[3] - f->oy + 1 : y1;
-        __m256 acc[8];
-        for (int r = 0; r < 8; r++) acc[r] = zero;
+        __m256 acc[9];
+        for (int r = 0; r < 9; r++) acc[r] = zero;
         for (int y = ya; y < yb; y++) {
             float pyf = (float)(f->oy + y) + 0.5f;
             __m256 dy = _mm256_sub_ps(_mm256_set1_ps(pyf), gy);
@@ -137,6 +137,7 @@ static inline __attribute__((always_inline)) void bwd_tile(const cs__g2d_bwd *bw
                                                     _mm256_mul_ps(_mm256_mul_ps(Gc, wi), iv));
                     }
                     dw = _mm256_mul_ps(dw, iv);
+                    acc[5 + C] = _mm256_add_ps(acc[5 + C], _mm256_mul_ps(wi, iv));
                 } else {
                     wi = w;
                     dw = zero;
@@ -146,6 +147,7 @@ static inline __attribute__((always_inline)) void bwd_tile(const cs__g2d_bwd *bw
                         dw = ch == 0 ? t : _mm256_add_ps(dw, t);
                         acc[5 + ch] = _mm256_add_ps(acc[5 + ch], _mm256_mul_ps(Gc, wi));
                     }
+                    acc[5 + C] = _mm256_add_ps(acc[5 + C], wi);
                 }
                 __m256 dq = _mm256_mul_ps(_mm256_mul_ps(wi, _mm256_set1_ps(-0.5f)), dw);
                 __m256 m = _mm256_mul_ps(dq, _mm256_set1_ps(-2.0f));
