@@ -429,11 +429,13 @@ void cs_gimage_destroy(cs_gimage *g);
 cs_gimage_params cs_gimage_get_params(cs_gimage *g);
 void cs_gimage_get_info(const cs_gimage *g, cs_gimage_info *out);
 
-/* Quantization of a .gsi: bit depths per attribute group, from a preset or explicit. */
+/* Quantization of a .gsi: bit depths per attribute group, from a preset or explicit. A preset
+ * fixes the position step in pixels, so its position depth follows the image size (a 768-pixel
+ * side at 1/4 pixel needs 12 bits). */
 typedef enum cs_gsi_quality {
-    CS_GSI_MEDIUM, /* position 12, Cholesky 7, colour 6 bits (the default) */
-    CS_GSI_LOW,    /* 11, 6, 5 */
-    CS_GSI_HIGH,   /* 14, 9, 8 */
+    CS_GSI_MEDIUM,  /* position 1/4 pixel, Cholesky 6, colour 6 bits (the default) */
+    CS_GSI_LOW,     /* 1/2 pixel, 5, 5 */
+    CS_GSI_HIGH,    /* 1/8 pixel, 8, 8 */
     CS_GSI_LOSSLESS /* 32-bit floats throughout */
 } cs_gsi_quality;
 
@@ -443,9 +445,10 @@ typedef struct cs_gsi_options {
     int no_zstd;                     /* 1: store the payload uncompressed */
 } cs_gsi_options;
 
-/* The bit depths opt selects (opt may be NULL: medium). CS_ERR_ARGUMENT for a depth other than
- * 1..16 or 32. bits[0..2] = position, Cholesky, colour. */
-cs_status cs_gsi_options_bits(cs_context *ctx, const cs_gsi_options *opt, int bits[3]);
+/* The bit depths opt selects for an image of width x height (opt may be NULL: medium).
+ * CS_ERR_ARGUMENT for a depth other than 1..16 or 32. bits[0..2] = position, Cholesky, colour. */
+cs_status cs_gsi_options_bits(cs_context *ctx, const cs_gsi_options *opt, int width, int height,
+                              int bits[3]);
 
 typedef struct cs_gimage_fit_desc {
     int64_t count;        /* Gaussian budget; 0 = 10000. Clamped to the pixel count (warning). */
@@ -453,7 +456,7 @@ typedef struct cs_gimage_fit_desc {
     cs_gimage_rule rule;
     cs_gimage_loss loss;
     float init_fraction;  /* share of the budget placed at the start; 0 = 0.7 */
-    int add_interval;     /* iterations between additions; 0 = 200 */
+    int add_interval;     /* iterations between refinements; 0 = iters / 10 (at least 25) */
     float gradient_share; /* share of initial positions sampled by gradient magnitude; 0 = 0.8 */
     int plateau;          /* 0: stop when the loss stops improving; -1: never stop early */
     uint64_t seed;        /* random placement; same seed, same thread count: same result */

@@ -25,7 +25,8 @@
  * sum(w c) / (sum(w) + eps); SUM outputs sum(w c) over every Gaussian. Per pixel, Gaussians are
  * visited in index order in both, whatever the tiling, so crops, thread counts and the SIMD and
  * scalar kernels give bit-identical results: the kernels use the same operation sequence (mul
- * and add, never fused), the same exp polynomial (cs__g2d_exp) and the same insertion network.
+ * and add, never fused), the same exp polynomial (cs__g2d_expq) and the same two-pass top-K
+ * selection (below), and both sum the kept weights and colours in index order.
  *
  * Deliberately not here: any opacity (weights are the only blending), depth order, gradients
  * through the footprint filter (fitting renders at scale 1 or a plain scale without footprint).
@@ -108,6 +109,15 @@ cs_status cs__gsi_parse(cs_context *ctx, const char *name, const uint8_t *data, 
  * The render frame: a width x height window of the output starting at output pixel (ox, oy).
  * Its scratch grows on demand and is reused across renders (hot loops never allocate).
  */
+/* Exact row extent of a Gaussian's q <= 9 ellipse, for culling in the AVX2 kernel: at output
+ * row centre py (dy = py - gy) the ellipse spans x = gx + slope dy +- sqrt(hw2),
+ * hw2 = (9 - dy^2 inv_syy) cvar (x given y is Gaussian: mean gx + Sxy/Syy dy, variance
+ * det/Syy). margin widens the test by 0.1% of the widest hw2 (+0.001 px^2), far more than the
+ * float rounding of q, so culling never drops a pixel that has q <= 9. */
+typedef struct cs__g2d_cull {
+    float gx, gy, slope, inv_syy, cvar, margin;
+} cs__g2d_cull;
+
 typedef struct cs__g2d_frame {
     /* window and model */
     int width, height, ox, oy, channels;
@@ -120,6 +130,7 @@ typedef struct cs__g2d_frame {
     float *amp;                /* amplitude (1 without a footprint filter) */
     int32_t *box;              /* [N,4] pixel box x0, y0, x1, y1 inclusive, absolute output px */
     int32_t *rect;             /* [N,4] tile rect tx0, ty0, tx1, ty1 (exclusive), window tiles */
+    cs__g2d_cull *cull;        /* [N] */
     const float *colour;       /* [N,C] borrowed */
     /* bins */
     int64_t *inst_off;         /* [N+1] Gaussian-major instance offsets */
@@ -132,12 +143,14 @@ typedef struct cs__g2d_frame {
     int64_t cap_gauss, cap_inst, cap_tiles;
 } cs__g2d_frame;
 
-/* Per-pixel top-K lists of one tile, for the backward pass: positions into tile_gauss. */
-typedef struct cs__g2d_lists {
-    float w[CS_G2D_TILE_PIXELS][CS_G2D_K];
-    int32_t idx[CS_G2D_TILE_PIXELS][CS_G2D_K];
-    float wsum[CS_G2D_TILE_PIXELS];
-} cs__g2d_lists;
+/* What the backward pass needs of a top-K forward, per window pixel [height * width]: the
+ * selection threshold max(kw[K-1], smallest positive float) as float bits, the tie quota
+ * (image2d.h: weights equal to thr still admitted), and 1 / (sum of kept weights + eps). */
+typedef struct cs__g2d_sel {
+    float *thr;
+    float *inv;
+    int8_t *quota;
+} cs__g2d_sel;
 
 void cs__g2d_frame_free(cs__g2d_frame *f);
 
@@ -148,59 +161,92 @@ cs_status cs__g2d_prepare(cs_context *ctx, cs__g2d_frame *f, const cs_gimage_par
                           int width, int height);
 /* Bin prepared Gaussians into tiles (fills inst_off, tile_off, tile_gauss, inst_pos). */
 cs_status cs__g2d_bin(cs_context *ctx, cs__g2d_frame *f);
-/* Render every tile of the window into out [height, width, C] (threaded). */
-void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out);
+/* Render every tile of the window into out [height, width, C] (threaded); for TOPK, sel (may be
+ * NULL) receives the per-pixel selection for the backward pass. */
+void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out, const cs__g2d_sel *sel);
 
 /* One tile's forward: writes the tile's pixels of out (when non-NULL, row stride = window width)
- * and, for TOPK when lists is non-NULL, each pixel's kept weights and positions. */
+ * and of sel (when non-NULL, TOPK). */
 typedef void (*cs__g2d_tile_fn)(const cs__g2d_frame *f, int tile, float *out,
-                                cs__g2d_lists *lists);
+                                const cs__g2d_sel *sel);
 /* The kernel in use: AVX2 when the CPU has it and CSPLAT_SCALAR is not 1, else scalar. */
 cs__g2d_tile_fn cs__g2d_tile_kernel(void);
-void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lists *lists);
+void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel);
 /* Defined in cpu/image2d_avx2.c; call only when the CPU has AVX2 and FMA. */
-void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lists *lists);
+void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel);
 bool cs__cpu_has_avx2(void);
-/* Test hook: force the scalar kernel (1), the best one (0), or follow CSPLAT_SCALAR (-1). */
+/* Test hook: force the scalar kernels (1), the best ones (0), or follow CSPLAT_SCALAR (-1). */
 void cs__g2d_force_scalar(int mode);
+/* True when the scalar kernels are to be used (the hook, else CSPLAT_SCALAR=1). */
+bool cs__g2d_scalar_forced(void);
+
+/* Inputs of one tile's backward (image2d_backward.c, cpu/image2d_backward_avx2.c): writes the
+ * records rec[pos] (6 + C floats: d gx, d gy, d ca, d cb, d cc, d colour, mass) of the tile's
+ * Gaussian-tile instances. The two kernels give bit-identical records. */
+typedef struct cs__g2d_bwd {
+    const cs__g2d_frame *f;
+    const cs__g2d_sel *sel;   /* TOPK */
+    const float *d_out, *out; /* [height, width, C] */
+    float *rec;               /* [n_inst, 6 + C] */
+} cs__g2d_bwd;
+typedef void (*cs__g2d_bwd_fn)(const cs__g2d_bwd *b, int tile);
+void cs__g2d_bwd_tile_scalar(const cs__g2d_bwd *b, int tile);
+void cs__g2d_bwd_tile_avx2(const cs__g2d_bwd *b, int tile);
 
 /* Backward (image2d_backward.c) of a frame prepared at scale (sx, sy) without footprint: given
- * dL/dout [height, width, C] and the forward output, writes dL/d(params) into d_xy [N,2],
- * d_chol [N,3], d_colour [N,C] (overwritten). inst_grad is scratch of n_inst * (5 + C) floats,
- * lists one cs__g2d_lists per thread of ctx. Deterministic for any thread count. */
+ * dL/dout [height, width, C], the forward output and (TOPK) its selection, writes dL/d(params)
+ * into d_xy [N,2], d_chol [N,3], d_colour [N,C] (overwritten) and, when mass is non-NULL, each
+ * Gaussian's mass [N] (image2d_backward.c). inst_grad is scratch of n_inst * (6 + C) floats.
+ * Deterministic for any thread count. */
 void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_params *p,
-                      float sx, float sy, const float *d_out, const float *out, float *inst_grad,
-                      cs__g2d_lists *lists, float *d_xy, float *d_chol, float *d_colour);
+                      float sx, float sy, const float *d_out, const float *out,
+                      const cs__g2d_sel *sel, float *inst_grad, float *d_xy, float *d_chol,
+                      float *d_colour, float *mass);
 
 /* ---------------------------------------------------------------------------------------------
  * Shared scalar pieces (the AVX2 kernel mirrors them operation for operation).
  */
 
-/* exp(x) for x in about [-87, 0.5], relative error ~2e-7: Cody-Waite reduction by ln 2, the
- * Cephes expf polynomial, scaling by 2^n through the exponent bits. Unfused mul/add only. */
-#define CS_G2D_LOG2E 1.44269504088896341f
-#define CS_G2D_LN2_HI 0.693359375f
-#define CS_G2D_LN2_LO (-2.12194440e-4f)
-static inline float cs__g2d_exp(float x) {
-    float t = x * CS_G2D_LOG2E;
-    t = t + 0.5f;
-    float n = floorf(t);
-    float r = x - n * CS_G2D_LN2_HI;
-    r = r - n * CS_G2D_LN2_LO;
-    float y = 1.9875691500e-4f;
-    y = y * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
-    y = y * r;
-    y = y * r;
-    y = y + r;
+/* The unscaled weight exp(-q/2) for q in [0, 9] (a little beyond is fine), computed as 2^t with
+ * t = q * (-log2(e)/2): t = n + f, n = floor(t + 1/2), 2^f by the Cephes exp2f polynomial on
+ * |f| <= 1/2 (relative error ~2e-7), 2^n through the exponent bits. Unfused mul/add only, the
+ * same sequence as the AVX2 kernel. */
+#define CS_G2D_QSCALE (-0.72134752044448170f) /* -log2(e) / 2 */
+static inline float cs__g2d_expq(float q) {
+    float t = q * CS_G2D_QSCALE;
+    float n = floorf(t + 0.5f);
+    float x = t - n;
+    float y = 1.535336188319500e-4f;
+    y = y * x + 1.339887440266574e-3f;
+    y = y * x + 9.618437357674640e-3f;
+    y = y * x + 5.550332471162809e-2f;
+    y = y * x + 2.402264791363012e-1f;
+    y = y * x + 6.931472028550421e-1f;
+    y = y * x;
     y = y + 1.0f;
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return y * scale;
+}
+
+/* Does a Gaussian's q <= 9 ellipse reach a pixel centre in [xl, xr] of row py? Branch-free.
+ * (Outside the ellipse's rows hw2 < 0 and the test fails but for the margin; a false positive
+ * only costs a candidate whose weights are all 0.) */
+static inline int cs__g2d_reaches(const cs__g2d_cull *c, float py, float xl, float xr) {
+    float dy = py - c->gy;
+    float hw2 = (CS_G2D_CUTOFF - dy * dy * c->inv_syy) * c->cvar;
+    float cx = c->gx + c->slope * dy;
+    float d = xl - cx > cx - xr ? xl - cx : cx - xr;
+    d = d > 0.0f ? d : 0.0f;
+    return d * d <= hw2 + c->margin;
+}
+
+/* Sum of 8 lane partials in the order the AVX2 reduction uses:
+ * ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). */
+static inline float cs__g2d_hsum8(const float *l) {
+    float a0 = l[0] + l[4], a1 = l[1] + l[5], a2 = l[2] + l[6], a3 = l[3] + l[7];
+    return (a0 + a2) + (a1 + a3);
 }
 
 /* q = ca dx^2 + 2 cb dx dy + cc dy^2 in the kernels' fixed order. */
@@ -215,37 +261,28 @@ static inline float cs__g2d_q(float ca, float cb, float cc, float dx, float dy) 
     return q + (t3 + t3);
 }
 
-/* Insert (w, idx) into a list sorted by decreasing weight; an equal weight stays behind the
- * ones already there (so the lower Gaussian index wins ties). Caller checks w > kw[K-1]. */
-static inline void cs__g2d_topk_insert(float *kw, int32_t *ki, float w, int32_t idx) {
+/* Top-K selection, in two passes over a pixel's Gaussians in index order (both kernels):
+ *   pass 1 keeps the K largest weight *values* in kw (descending; an incoming weight swaps with
+ *          every smaller entry on its way down: max/min in the AVX2 kernel);
+ *   pass 2 includes a weight w > 0 when w > thr, or when w == thr while fewer than quota equal
+ *          weights have been included, so ties go to the lower index exactly as sorting by
+ *          (w descending, index ascending) would, and accumulates the included weights and
+ *          colours in index order. Canonically (both kernels store it so for the backward): with
+ *          more than K positive weights, thr = kw[K-1] and quota = K - #{kw[k] > thr}; else
+ *          thr = 0 and quota = K - (number of positive weights). */
+static inline void cs__g2d_topk_insert(float *kw, float w) {
     for (int k = 0; k < CS_G2D_K; k++) {
-        if (w > kw[k]) {
-            float tw = kw[k];
-            int32_t ti = ki[k];
-            kw[k] = w;
-            ki[k] = idx;
-            w = tw;
-            idx = ti;
-        }
+        float hi = kw[k] > w ? kw[k] : w, lo = kw[k] > w ? w : kw[k];
+        kw[k] = hi;
+        w = lo;
     }
 }
 
-/* A pixel's top-K colour from its sorted list; returns sum(w). */
-static inline float cs__g2d_topk_finish(const cs__g2d_frame *f, const float *kw,
-                                        const int32_t *ki, float *out) {
-    int C = f->channels;
-    float acc[3] = {0.0f, 0.0f, 0.0f};
-    float sum = 0.0f;
-    for (int k = 0; k < CS_G2D_K; k++) {
-        if (!(kw[k] > 0.0f)) break;
-        const float *c = f->colour + (size_t)f->tile_gauss[ki[k]] * (size_t)C;
-        sum = sum + kw[k];
-        for (int ch = 0; ch < C; ch++) acc[ch] = acc[ch] + kw[k] * c[ch];
-    }
-    float inv = 1.0f / (sum + CS_G2D_EPS);
-    if (out)
-        for (int ch = 0; ch < C; ch++) out[ch] = acc[ch] * inv;
-    return sum;
+/* quota of pass 2 (see above) */
+static inline int cs__g2d_topk_quota(const float *kw) {
+    int gt = 0;
+    for (int k = 0; k < CS_G2D_K; k++) gt += kw[k] > kw[CS_G2D_K - 1];
+    return CS_G2D_K - gt;
 }
 
 #endif /* CSPLAT_IMAGE2D_H */

@@ -18,121 +18,129 @@
  *     dL/dc1 = 2 l21/(l11^2 l22^2) dL/da - 1/(l11 l22^2) dL/db,
  *     dL/dc2 = -2 l21^2/(l11^2 l22^2) dL/da - 2b dL/db - 2c dL/dc.
  *
- * Determinism: pass 1 (one task per tile) writes each Gaussian-tile instance's partial gradient
- * into its own record; pass 2 (one task per Gaussian range) sums a Gaussian's records in tile
- * order. No atomics, so any thread count gives the same bits. TOPK recomputes each tile's
- * kept lists with the forward kernel instead of storing 2*K values per pixel (memory would be
- * 80 bytes a pixel: 1.1 GB for a 14-megapixel photo).
+ * Pass 1, one task per tile, Gaussian-major: for each Gaussian of the tile (index order), over
+ * the 8-pixel groups of the tile its ellipse reaches, re-evaluate its weights exactly as the
+ * forward did, decide inclusion from the forward's per-pixel selection (threshold, tie quota,
+ * and a per-pixel count of admitted ties, which index order makes exact), and accumulate the
+ * partial gradients above in 8 lane partials; their reduction (cs__g2d_hsum8 order) is the
+ * instance's record. The AVX2 twin (cpu/image2d_backward_avx2.c) does the same lane by lane, so
+ * records are bit-identical. Each instance owns its record: no scatter, no atomics.
+ * Pass 2, one task per Gaussian range: a Gaussian's records are summed in tile order and chained
+ * to its parameters. Any thread count gives the same bits. The record's last entry, the
+ * Gaussian's "mass" (sum over pixels of its share of the pixel's colour, TOPK, or of its weight,
+ * SUM), tells the fitter which Gaussians do almost nothing.
+ *
+ * Per-lane operation order (the contract between the two kernels), wi = included ? w : 0:
+ *   TOPK  dw = (G0 (c0 - o0) [+ G1 (c1 - o1) + G2 (c2 - o2)]) * inv;  dcol += (G wi) * inv;
+ *         mass += wi * inv
+ *   SUM   dw = G0 c0 [+ G1 c1 + G2 c2];  dcol += G wi;  mass += wi
+ *   dq = (wi * -0.5) * dw;  m = dq * -2;
+ *   r0 += m ((ca dx) + (cb dy));  r1 += m ((cb dx) + (cc dy));
+ *   r2 += (dq dx) dx;  r3 += ((dq + dq) dx) dy;  r4 += (dq dy) dy.
  */
 #include "image2d.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * Pass 1, scalar twin
+ */
+void cs__g2d_bwd_tile_scalar(const cs__g2d_bwd *bw, int tile) {
+    const cs__g2d_frame *f = bw->f;
+    int tx = tile % f->tiles_x, ty = tile / f->tiles_x, C = f->channels, R = 6 + C;
+    int x0 = tx * CS_G2D_TILE, y0 = ty * CS_G2D_TILE;
+    int x1 = x0 + CS_G2D_TILE < f->width ? x0 + CS_G2D_TILE : f->width;
+    int y1 = y0 + CS_G2D_TILE < f->height ? y0 + CS_G2D_TILE : f->height;
+    int ng = x1 - x0 > 8 ? 2 : 1;
+    bool topk = f->rule == CS_GIMAGE_TOPK;
+    int eqcnt[CS_G2D_TILE_PIXELS] = {0};
+    for (int64_t pos = f->tile_off[tile]; pos < f->tile_off[tile + 1]; pos++) {
+        int32_t g = f->tile_gauss[pos];
+        const int32_t *box = f->box + 4 * (int64_t)g;
+        const float *c = f->colour + (size_t)g * (size_t)C;
+        float ca = f->ca[g], cb = f->cb[g], cc = f->cc[g];
+        int ya = box[1] - f->oy > y0 ? box[1] - f->oy : y0;
+        int yb = box[3] - f->oy + 1 < y1 ? box[3] - f->oy + 1 : y1;
+        float acc[9][8] = {{0}}; /* [record entry][lane] */
+        for (int y = ya; y < yb; y++) {
+            float py = (float)(f->oy + y) + 0.5f;
+            for (int k = 0; k < ng; k++) {
+                int xs = x0 + 8 * k, axs = f->ox + xs;
+                if (!cs__g2d_reaches(f->cull + g, py, (float)axs + 0.5f, (float)axs + 7.5f))
+                    continue;
+                for (int l = 0; l < 8; l++) {
+                    float dx = ((float)(axs + l) + 0.5f) - f->gx[g], dy = py - f->gy[g];
+                    float q = cs__g2d_q(ca, cb, cc, dx, dy);
+                    float w = q <= CS_G2D_CUTOFF ? f->amp[g] * cs__g2d_expq(q) : 0.0f;
+                    bool valid = xs + l < x1;
+                    size_t pix = (size_t)y * (size_t)f->width + (size_t)(xs + l);
+                    const float *G = valid ? bw->d_out + pix * (size_t)C : NULL;
+                    float wi, dw = 0.0f, inv = 0.0f;
+                    if (topk) {
+                        int tl = (y - y0) * CS_G2D_TILE + 8 * k + l;
+                        float thr = valid ? bw->sel->thr[pix] : 0.0f;
+                        int quota = valid ? bw->sel->quota[pix] : 0;
+                        bool incl = w > thr;
+                        if (!incl && w == thr && w > 0.0f && quota > eqcnt[tl]) {
+                            eqcnt[tl]++;
+                            incl = true;
+                        }
+                        wi = incl ? w : 0.0f;
+                        inv = valid ? bw->sel->inv[pix] : 0.0f;
+                        for (int ch = 0; ch < C; ch++) {
+                            float Gc = valid ? G[ch] : 0.0f;
+                            float o = valid ? bw->out[pix * (size_t)C + ch] : 0.0f;
+                            float t = Gc * (c[ch] - o);
+                            dw = ch == 0 ? t : dw + t;
+                            acc[5 + ch][l] = acc[5 + ch][l] + (Gc * wi) * inv;
+                        }
+                        dw = dw * inv;
+                        acc[5 + C][l] = acc[5 + C][l] + wi * inv;
+                    } else {
+                        wi = w;
+                        for (int ch = 0; ch < C; ch++) {
+                            float Gc = valid ? G[ch] : 0.0f;
+                            float t = Gc * c[ch];
+                            dw = ch == 0 ? t : dw + t;
+                            acc[5 + ch][l] = acc[5 + ch][l] + Gc * wi;
+                        }
+                        acc[5 + C][l] = acc[5 + C][l] + wi;
+                    }
+                    float dq = (wi * -0.5f) * dw, m = dq * -2.0f;
+                    acc[0][l] = acc[0][l] + m * ((ca * dx) + (cb * dy));
+                    acc[1][l] = acc[1][l] + m * ((cb * dx) + (cc * dy));
+                    acc[2][l] = acc[2][l] + (dq * dx) * dx;
+                    acc[3][l] = acc[3][l] + ((dq + dq) * dx) * dy;
+                    acc[4][l] = acc[4][l] + (dq * dy) * dy;
+                }
+            }
+        }
+        float *rec = bw->rec + (size_t)pos * (size_t)R;
+        for (int r = 0; r < R; r++) rec[r] = cs__g2d_hsum8(acc[r]);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Driver: pass 1 per tile, pass 2 per Gaussian
+ */
+static cs__g2d_bwd_fn bwd_kernel(void) {
+#if defined(__x86_64__)
+    if (!cs__g2d_scalar_forced() && cs__cpu_has_avx2()) return cs__g2d_bwd_tile_avx2;
+#endif
+    return cs__g2d_bwd_tile_scalar;
+}
 
 typedef struct backward_job {
     const cs__g2d_frame *f;
     const cs_gimage_params *p;
     double sx, sy;
-    const float *d_out, *out;
-    float *rec;              /* [n_inst, 5 + C] */
-    cs__g2d_lists *lists;    /* [threads] */
-    cs__g2d_tile_fn kernel;
-    float *d_xy, *d_chol, *d_colour;
+    cs__g2d_bwd bw;
+    cs__g2d_bwd_fn kernel;
+    float *d_xy, *d_chol, *d_colour, *mass;
 } backward_job;
 
-/* Record layout: d_gx, d_gy, d_ca, d_cb, d_cc, d_colour[C]. */
-static void add_geometry(float *r, float dq, float dx, float dy, float ca, float cb, float cc) {
-    r[0] += -2.0f * dq * (ca * dx + cb * dy);
-    r[1] += -2.0f * dq * (cb * dx + cc * dy);
-    r[2] += dq * dx * dx;
-    r[3] += 2.0f * dq * dx * dy;
-    r[4] += dq * dy * dy;
-}
-
-static void tile_topk(backward_job *job, int tile, int worker) {
-    const cs__g2d_frame *f = job->f;
-    int C = f->channels, R = 5 + C;
-    cs__g2d_lists *lists = &job->lists[worker];
-    job->kernel(f, tile, NULL, lists);
-    int tx = tile % f->tiles_x, ty = tile / f->tiles_x;
-    int x0 = tx * CS_G2D_TILE, y0 = ty * CS_G2D_TILE;
-    int x1 = x0 + CS_G2D_TILE < f->width ? x0 + CS_G2D_TILE : f->width;
-    int y1 = y0 + CS_G2D_TILE < f->height ? y0 + CS_G2D_TILE : f->height;
-    for (int y = y0; y < y1; y++) {
-        float py = (float)(f->oy + y) + 0.5f;
-        for (int x = x0; x < x1; x++) {
-            float px = (float)(f->ox + x) + 0.5f;
-            int l = (y - y0) * CS_G2D_TILE + (x - x0);
-            size_t pix = ((size_t)y * (size_t)f->width + (size_t)x) * (size_t)C;
-            const float *G = job->d_out + pix, *o = job->out + pix;
-            float inv = 1.0f / (lists->wsum[l] + CS_G2D_EPS);
-            for (int k = 0; k < CS_G2D_K; k++) {
-                float w = lists->w[l][k];
-                if (!(w > 0.0f)) break;
-                int32_t pos = lists->idx[l][k];
-                int32_t g = f->tile_gauss[pos];
-                const float *c = f->colour + (size_t)g * (size_t)C;
-                float *r = job->rec + (size_t)pos * (size_t)R;
-                float dw = 0.0f;
-                for (int ch = 0; ch < C; ch++) {
-                    r[5 + ch] += G[ch] * w * inv;
-                    dw += G[ch] * (c[ch] - o[ch]);
-                }
-                dw *= inv;
-                add_geometry(r, -0.5f * w * dw, px - f->gx[g], py - f->gy[g], f->ca[g], f->cb[g],
-                             f->cc[g]);
-            }
-        }
-    }
-}
-
-static void tile_sum(backward_job *job, int tile) {
-    const cs__g2d_frame *f = job->f;
-    int C = f->channels, R = 5 + C;
-    int tx = tile % f->tiles_x, ty = tile / f->tiles_x;
-    int x0 = tx * CS_G2D_TILE, y0 = ty * CS_G2D_TILE;
-    int x1 = x0 + CS_G2D_TILE < f->width ? x0 + CS_G2D_TILE : f->width;
-    int y1 = y0 + CS_G2D_TILE < f->height ? y0 + CS_G2D_TILE : f->height;
-    for (int64_t pos = f->tile_off[tile]; pos < f->tile_off[tile + 1]; pos++) {
-        int32_t g = f->tile_gauss[pos];
-        const int32_t *box = f->box + 4 * (int64_t)g;
-        int bx0 = box[0] - f->ox > x0 ? box[0] - f->ox : x0;
-        int bx1 = box[2] - f->ox + 1 < x1 ? box[2] - f->ox + 1 : x1;
-        int by0 = box[1] - f->oy > y0 ? box[1] - f->oy : y0;
-        int by1 = box[3] - f->oy + 1 < y1 ? box[3] - f->oy + 1 : y1;
-        const float *c = f->colour + (size_t)g * (size_t)C;
-        float ca = f->ca[g], cb = f->cb[g], cc = f->cc[g], amp = f->amp[g];
-        float acc[8] = {0};
-        for (int y = by0; y < by1; y++) {
-            float dy = ((float)(f->oy + y) + 0.5f) - f->gy[g];
-            for (int x = bx0; x < bx1; x++) {
-                float dx = ((float)(f->ox + x) + 0.5f) - f->gx[g];
-                float q = cs__g2d_q(ca, cb, cc, dx, dy);
-                if (!(q <= CS_G2D_CUTOFF)) continue;
-                float w = amp * cs__g2d_exp(-0.5f * q);
-                const float *G = job->d_out + ((size_t)y * (size_t)f->width + (size_t)x) * C;
-                float dw = 0.0f;
-                for (int ch = 0; ch < C; ch++) {
-                    acc[5 + ch] += G[ch] * w;
-                    dw += G[ch] * c[ch];
-                }
-                add_geometry(acc, -0.5f * w * dw, dx, dy, ca, cb, cc);
-            }
-        }
-        memcpy(job->rec + (size_t)pos * (size_t)R, acc, (size_t)R * sizeof(float));
-    }
-}
-
 static void tiles_range(void *user, int64_t begin, int64_t end, int worker) {
+    (void)worker;
     backward_job *job = user;
-    const cs__g2d_frame *f = job->f;
-    size_t R = (size_t)(5 + f->channels);
-    for (int64_t t = begin; t < end; t++) {
-        if (f->rule == CS_GIMAGE_TOPK) {
-            int64_t b = f->tile_off[t], e = f->tile_off[t + 1];
-            memset(job->rec + (size_t)b * R, 0, (size_t)(e - b) * R * sizeof(float));
-            tile_topk(job, (int)t, worker);
-        } else {
-            tile_sum(job, (int)t);
-        }
-    }
+    for (int64_t t = begin; t < end; t++) job->kernel(&job->bw, (int)t);
 }
 
 static void gauss_range(void *user, int64_t begin, int64_t end, int worker) {
@@ -140,11 +148,11 @@ static void gauss_range(void *user, int64_t begin, int64_t end, int worker) {
     backward_job *job = user;
     const cs__g2d_frame *f = job->f;
     const cs_gimage_params *p = job->p;
-    int C = f->channels, R = 5 + C;
+    int C = f->channels, R = 6 + C;
     for (int64_t i = begin; i < end; i++) {
-        double s[8] = {0};
+        double s[9] = {0};
         for (int64_t j = f->inst_off[i]; j < f->inst_off[i + 1]; j++) {
-            const float *r = job->rec + (size_t)f->inst_pos[j] * (size_t)R;
+            const float *r = job->bw.rec + (size_t)f->inst_pos[j] * (size_t)R;
             for (int k = 0; k < R; k++) s[k] += (double)r[k];
         }
         double sx = job->sx, sy = job->sy;
@@ -161,14 +169,16 @@ static void gauss_range(void *user, int64_t begin, int64_t end, int worker) {
         job->d_chol[3 * i + 2] =
             (float)(-2.0 * l21 * l21 * i11 * i22 * da - 2.0 * b * db - 2.0 * c * dc);
         for (int ch = 0; ch < C; ch++) job->d_colour[(size_t)i * C + ch] = (float)s[5 + ch];
+        if (job->mass) job->mass[i] = (float)s[5 + C];
     }
 }
 
 void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_params *p,
-                      float sx, float sy, const float *d_out, const float *out, float *inst_grad,
-                      cs__g2d_lists *lists, float *d_xy, float *d_chol, float *d_colour) {
-    backward_job job = {f,         p,     sx,   sy,     d_out,  out,      inst_grad,
-                        lists,     cs__g2d_tile_kernel(), d_xy, d_chol, d_colour};
+                      float sx, float sy, const float *d_out, const float *out,
+                      const cs__g2d_sel *sel, float *inst_grad, float *d_xy, float *d_chol,
+                      float *d_colour, float *mass) {
+    backward_job job = {f,      p,    sx,      sy,      {f, sel, d_out, out, inst_grad},
+                        bwd_kernel(), d_xy, d_chol, d_colour, mass};
     cs__parallel_for(ctx, (int64_t)f->tiles_x * f->tiles_y, 2, tiles_range, &job);
     cs__parallel_for(ctx, f->count, 1024, gauss_range, &job);
 }

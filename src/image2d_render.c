@@ -91,6 +91,7 @@ void cs_gimage_get_info(const cs_gimage *g, cs_gimage_info *out) {
  */
 void cs__g2d_frame_free(cs__g2d_frame *f) {
     cs__free(f->gx);
+    cs__free(f->cull);
     cs__free(f->box);
     cs__free(f->inst_off);
     cs__free(f->tile_off);
@@ -104,24 +105,29 @@ void cs__g2d_frame_free(cs__g2d_frame *f) {
 static cs_status reserve_gauss(cs_context *ctx, cs__g2d_frame *f, int64_t n) {
     if (n <= f->cap_gauss) return CS_OK;
     int64_t cap = n + n / 4 + 16;
-    size_t fb, ib, ob;
+    size_t fb, ib, ob, cb;
     if (!cs__mul_size((size_t)cap, 6 * sizeof(float), &fb) ||
         !cs__mul_size((size_t)cap, 8 * sizeof(int32_t), &ib) ||
-        !cs__mul_size((size_t)cap + 1, sizeof(int64_t), &ob))
+        !cs__mul_size((size_t)cap + 1, sizeof(int64_t), &ob) ||
+        !cs__mul_size((size_t)cap, sizeof(cs__g2d_cull), &cb))
         return cs__error(ctx, CS_ERR_ARGUMENT, "gimage: %lld Gaussians overflow memory size",
                          (long long)n);
     float *fl = cs__malloc(fb);
     int32_t *in = cs__malloc(ib);
     int64_t *off = cs__malloc(ob);
-    if (!fl || !in || !off) {
+    cs__g2d_cull *cull = cs__malloc(cb);
+    if (!fl || !in || !off || !cull) {
         cs__free(fl);
         cs__free(in);
         cs__free(off);
-        return cs__alloc_error(ctx, "gimage render", fb + ib + ob);
+        cs__free(cull);
+        return cs__alloc_error(ctx, "gimage render", fb + ib + ob + cb);
     }
     cs__free(f->gx);
     cs__free(f->box);
     cs__free(f->inst_off);
+    cs__free(f->cull);
+    f->cull = cull;
     size_t c = (size_t)cap;
     f->gx = fl;
     f->gy = fl + c;
@@ -227,6 +233,7 @@ static void prepare_range(void *user, int64_t begin, int64_t end, int worker) {
         if (!finite || bx1 < wx0 || bx0 > wx1 || by1 < wy0 || by0 > wy1) {
             box[0] = box[1] = 1;
             box[2] = box[3] = 0;
+            f->cull[i] = (cs__g2d_cull){0.0f, 0.0f, 0.0f, 0.0f, -1.0f, 0.0f}; /* never */
             rect[0] = rect[1] = rect[2] = rect[3] = 0;
             continue;
         }
@@ -234,6 +241,9 @@ static void prepare_range(void *user, int64_t begin, int64_t end, int worker) {
         box[1] = clamp_to_int(by0, wy0, wy1);
         box[2] = clamp_to_int(bx1, wx0, wx1);
         box[3] = clamp_to_int(by1, wy0, wy1);
+        double cvar = det / syy;
+        f->cull[i] = (cs__g2d_cull){(float)gx,          (float)gy,   (float)(sxy / syy),
+                                    (float)(1.0 / syy), (float)cvar, (float)(9e-3 * cvar + 1e-3)};
         rect[0] = (box[0] - wx0) / CS_G2D_TILE;
         rect[1] = (box[1] - wy0) / CS_G2D_TILE;
         rect[2] = (box[2] - wx0) / CS_G2D_TILE + 1;
@@ -314,7 +324,18 @@ cs_status cs__g2d_bin(cs_context *ctx, cs__g2d_frame *f) {
 /* ---------------------------------------------------------------------------------------------
  * The scalar tile kernel (the reference for the AVX2 one: same operations in the same order)
  */
-void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, cs__g2d_lists *lists) {
+
+/* Weight of Gaussian g at pixel (ax, ay) (absolute output pixel), 0 outside its box or q > 9. */
+static inline float pixel_weight(const cs__g2d_frame *f, int32_t g, int ax, int ay, float px,
+                                 float py) {
+    const int32_t *box = f->box + 4 * (int64_t)g;
+    if (ay < box[1] || ay > box[3] || ax < box[0] || ax > box[2]) return 0.0f;
+    float q = cs__g2d_q(f->ca[g], f->cb[g], f->cc[g], px - f->gx[g], py - f->gy[g]);
+    if (!(q <= CS_G2D_CUTOFF)) return 0.0f;
+    return f->amp[g] * cs__g2d_expq(q);
+}
+
+void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel) {
     int tx = tile % f->tiles_x, ty = tile / f->tiles_x, C = f->channels;
     int x0 = tx * CS_G2D_TILE, y0 = ty * CS_G2D_TILE;
     int x1 = x0 + CS_G2D_TILE < f->width ? x0 + CS_G2D_TILE : f->width;
@@ -327,34 +348,50 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, cs__g2d_l
         for (int x = x0; x < x1; x++) {
             int ax = f->ox + x;
             float px = (float)ax + 0.5f;
-            float kw[CS_G2D_K] = {0};
-            int32_t ki[CS_G2D_K] = {0};
-            float acc[3] = {0.0f, 0.0f, 0.0f};
-            for (int64_t pos = b; pos < e; pos++) {
-                int32_t g = f->tile_gauss[pos];
-                const int32_t *box = f->box + 4 * (int64_t)g;
-                if (ay < box[1] || ay > box[3] || ax < box[0] || ax > box[2]) continue;
-                float q = cs__g2d_q(f->ca[g], f->cb[g], f->cc[g], px - f->gx[g], py - f->gy[g]);
-                if (!(q <= CS_G2D_CUTOFF)) continue;
-                float w = f->amp[g] * cs__g2d_exp(-0.5f * q);
-                if (topk) {
-                    if (w > kw[CS_G2D_K - 1]) cs__g2d_topk_insert(kw, ki, w, (int32_t)pos);
-                } else {
+            float acc[3] = {0.0f, 0.0f, 0.0f}, sum = 0.0f;
+            size_t pix = (size_t)y * (size_t)f->width + (size_t)x;
+            float *o = out ? out + pix * (size_t)C : NULL;
+            if (!topk) {
+                for (int64_t pos = b; pos < e; pos++) {
+                    int32_t g = f->tile_gauss[pos];
+                    float w = pixel_weight(f, g, ax, ay, px, py);
+                    if (!(w > 0.0f)) continue;
                     const float *c = f->colour + (size_t)g * (size_t)C;
                     for (int ch = 0; ch < C; ch++) acc[ch] = acc[ch] + w * c[ch];
                 }
+                if (o)
+                    for (int ch = 0; ch < C; ch++) o[ch] = acc[ch];
+                continue;
             }
-            float *o = out ? out + ((size_t)y * (size_t)f->width + (size_t)x) * (size_t)C : NULL;
-            if (topk) {
-                float sum = cs__g2d_topk_finish(f, kw, ki, o);
-                if (lists) {
-                    int l = (y - y0) * CS_G2D_TILE + (x - x0);
-                    memcpy(lists->w[l], kw, sizeof kw);
-                    memcpy(lists->idx[l], ki, sizeof ki);
-                    lists->wsum[l] = sum;
+            float kw[CS_G2D_K] = {0};
+            int cnt = 0;
+            for (int64_t pos = b; pos < e; pos++) {
+                float w = pixel_weight(f, f->tile_gauss[pos], ax, ay, px, py);
+                cnt += w > 0.0f;
+                if (w > kw[CS_G2D_K - 1]) cs__g2d_topk_insert(kw, w);
+            }
+            /* canonical selection (image2d.h): thr = 0 unless more than K weights are positive */
+            float thr = cnt > CS_G2D_K ? kw[CS_G2D_K - 1] : 0.0f;
+            int quota = cnt > CS_G2D_K ? cs__g2d_topk_quota(kw) : CS_G2D_K - cnt, eq = 0;
+            for (int64_t pos = b; pos < e; pos++) {
+                int32_t g = f->tile_gauss[pos];
+                float w = pixel_weight(f, g, ax, ay, px, py);
+                if (!(w > 0.0f) || w < thr) continue;
+                if (w == thr) {
+                    if (eq >= quota) continue;
+                    eq++;
                 }
-            } else if (o) {
-                for (int ch = 0; ch < C; ch++) o[ch] = acc[ch];
+                const float *c = f->colour + (size_t)g * (size_t)C;
+                sum = sum + w;
+                for (int ch = 0; ch < C; ch++) acc[ch] = acc[ch] + w * c[ch];
+            }
+            float inv = 1.0f / (sum + CS_G2D_EPS);
+            if (o)
+                for (int ch = 0; ch < C; ch++) o[ch] = acc[ch] * inv;
+            if (sel) {
+                sel->thr[pix] = thr;
+                sel->inv[pix] = inv;
+                sel->quota[pix] = (int8_t)quota;
             }
         }
     }
@@ -378,14 +415,15 @@ bool cs__cpu_has_avx2(void) {
 #endif
 }
 
+bool cs__g2d_scalar_forced(void) {
+    if (force_scalar >= 0) return force_scalar == 1;
+    const char *env = getenv("CSPLAT_SCALAR");
+    return env && env[0] == '1';
+}
+
 cs__g2d_tile_fn cs__g2d_tile_kernel(void) {
-    bool scalar = force_scalar == 1;
-    if (force_scalar < 0) {
-        const char *env = getenv("CSPLAT_SCALAR");
-        scalar = env && env[0] == '1';
-    }
 #if defined(__x86_64__)
-    if (!scalar && cs__cpu_has_avx2()) return cs__g2d_tile_avx2;
+    if (!cs__g2d_scalar_forced() && cs__cpu_has_avx2()) return cs__g2d_tile_avx2;
 #endif
     return cs__g2d_tile_scalar;
 }
@@ -393,17 +431,18 @@ cs__g2d_tile_fn cs__g2d_tile_kernel(void) {
 typedef struct forward_job {
     const cs__g2d_frame *f;
     float *out;
+    const cs__g2d_sel *sel;
     cs__g2d_tile_fn kernel;
 } forward_job;
 
 static void forward_range(void *user, int64_t begin, int64_t end, int worker) {
     (void)worker;
     forward_job *job = user;
-    for (int64_t t = begin; t < end; t++) job->kernel(job->f, (int)t, job->out, NULL);
+    for (int64_t t = begin; t < end; t++) job->kernel(job->f, (int)t, job->out, job->sel);
 }
 
-void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out) {
-    forward_job job = {f, out, cs__g2d_tile_kernel()};
+void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out, const cs__g2d_sel *sel) {
+    forward_job job = {f, out, sel, cs__g2d_tile_kernel()};
     cs__parallel_for(ctx, (int64_t)f->tiles_x * f->tiles_y, 2, forward_range, &job);
 }
 
@@ -462,7 +501,7 @@ cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_
     cs_status st = cs__g2d_prepare(ctx, &f, &g->p, g->rule, sx, sy, true, cx, cy, cw, ch);
     if (st == CS_OK) st = cs__g2d_bin(ctx, &f);
     if (st == CS_OK) {
-        cs__g2d_forward(ctx, &f, data);
+        cs__g2d_forward(ctx, &f, data, NULL);
         clamp01(data, px * (size_t)g->channels);
     }
     cs__g2d_frame_free(&f);

@@ -52,18 +52,21 @@ static const cs__ssim_kernels *pick_kernels(void) {
 /* ---------------------------------------------------------------------------------------------
  * Scalar kernels: the operation order here is the contract the AVX2 versions follow.
  */
+/* The window is symmetric (g[k] = g[10 - k] exactly), so taps pair up: g5 x5 + sum over
+ * k = 0..4 of g[k] (x[k] + x[10 - k]), in that order. */
 static void hfilt_scalar(const float *pad, float *out, int len, int stride, const float *g) {
     for (int i = 0; i < len; i++) {
-        float acc = 0.0f;
-        for (int k = 0; k < CS_SSIM_TAPS; k++) acc = acc + g[k] * pad[i + k * stride];
+        const float *p = pad + i;
+        float acc = g[5] * p[5 * stride];
+        for (int k = 0; k < 5; k++) acc = acc + g[k] * (p[k * stride] + p[(10 - k) * stride]);
         out[i] = acc;
     }
 }
 
 static void vfilt_scalar(const float *const *rows, float *out, int len, const float *g) {
     for (int i = 0; i < len; i++) {
-        float acc = 0.0f;
-        for (int k = 0; k < CS_SSIM_TAPS; k++) acc = acc + g[k] * rows[k][i];
+        float acc = g[5] * rows[5][i];
+        for (int k = 0; k < 5; k++) acc = acc + g[k] * (rows[k][i] + rows[10 - k][i]);
         out[i] = acc;
     }
 }

@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"train", cmd_train, "train a Gaussian scene on posed photos (COLMAP, transforms.json)"},
     {"eval", cmd_eval, "PSNR and SSIM of a scene on a dataset's held-out views"},
     {"demo", cmd_demo, "the built-in end-to-end example: make a dataset, train, evaluate"},
+    {"image", cmd_image, "2D Gaussian images: fit a photo, render at any scale, .gsi files"},
 };
 
 static void usage(FILE *out) {

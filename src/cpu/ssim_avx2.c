@@ -18,10 +18,12 @@
 static void hfilt_avx2(const float *pad, float *out, int len, int stride, const float *g) {
     int i = 0;
     for (; i + 8 <= len; i += 8) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int k = 0; k < CS_SSIM_TAPS; k++)
+        const float *p = pad + i;
+        __m256 acc = _mm256_mul_ps(_mm256_set1_ps(g[5]), _mm256_loadu_ps(p + 5 * stride));
+        for (int k = 0; k < 5; k++)
             acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(g[k]),
-                                                   _mm256_loadu_ps(pad + i + k * stride)));
+                                                   _mm256_add_ps(_mm256_loadu_ps(p + k * stride),
+                                                                 _mm256_loadu_ps(p + (10 - k) * stride))));
         _mm256_storeu_ps(out + i, acc);
     }
     if (i < len) cs__ssim_kernels_scalar.hfilt(pad + i, out + i, len - i, stride, g);
@@ -30,10 +32,11 @@ static void hfilt_avx2(const float *pad, float *out, int len, int stride, const 
 static void vfilt_avx2(const float *const *rows, float *out, int len, const float *g) {
     int i = 0;
     for (; i + 8 <= len; i += 8) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int k = 0; k < CS_SSIM_TAPS; k++)
-            acc = _mm256_add_ps(acc,
-                                _mm256_mul_ps(_mm256_set1_ps(g[k]), _mm256_loadu_ps(rows[k] + i)));
+        __m256 acc = _mm256_mul_ps(_mm256_set1_ps(g[5]), _mm256_loadu_ps(rows[5] + i));
+        for (int k = 0; k < 5; k++)
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(g[k]),
+                                                   _mm256_add_ps(_mm256_loadu_ps(rows[k] + i),
+                                                                 _mm256_loadu_ps(rows[10 - k] + i))));
         _mm256_storeu_ps(out + i, acc);
     }
     if (i < len) {
