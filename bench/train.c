@@ -40,13 +40,20 @@ int main(int argc, char **argv) {
     int downscale = 1, iters = 300, skip = 0, threads = 0, eval = 0;
     long long points = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--downscale") == 0 && i + 1 < argc) downscale = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) iters = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc) skip = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--points") == 0 && i + 1 < argc) points = atoll(argv[++i]);
-        else if (strcmp(argv[i], "--eval") == 0) eval = 1;
-        else if (!data) data = argv[i];
+        if (strcmp(argv[i], "--downscale") == 0 && i + 1 < argc)
+            downscale = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc)
+            iters = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc)
+            skip = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--points") == 0 && i + 1 < argc)
+            points = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--eval") == 0)
+            eval = 1;
+        else if (!data)
+            data = argv[i];
         else {
             fprintf(stderr, "unexpected argument %s\n", argv[i]);
             return 2;
@@ -79,8 +86,7 @@ int main(int argc, char **argv) {
     const cs_camera *cam0 = cs_dataset_camera(ds, 0);
     printf("dataset %s: %lld views, %dx%d, %d threads; load %.2f s, init %.2f s (%lld Gaussians)\n",
            data, (long long)cs_dataset_count(ds), cam0->width, cam0->height,
-           cs_context_threads(ctx), t_load, t_init,
-           (long long)cs_scene_count(cs_trainer_scene(t)));
+           cs_context_threads(ctx), t_load, t_init, (long long)cs_scene_count(cs_trainer_scene(t)));
     double *ms[6];
     for (int k = 0; k < 6; k++) ms[k] = malloc((size_t)iters * sizeof(double));
     double wall = now_s();

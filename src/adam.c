@@ -43,9 +43,9 @@ typedef struct adam_job {
     cs__adam_kernel kernel;
     group_step gs[CS_GROUPS];
     cs_scene_params p, m, v;
-    float *g_block;        /* grads, same layout as p */
+    float *g_block; /* grads, same layout as p */
     const float *p_block;
-    int sh_active;         /* SH coefficients per channel in use */
+    int sh_active; /* SH coefficients per channel in use */
 } adam_job;
 
 void cs__adam_update_scalar(float *p, float *m, float *v, float *g, int64_t n,
@@ -99,20 +99,24 @@ static void adam_range(void *user, int64_t begin, int64_t end, int worker) {
     for (int64_t i = begin; i < end; i++) {
         float *ps = p->sh + k3 * i, *ms = m->sh + k3 * i, *vs = v->sh + k3 * i;
         float *g = gsh + k3 * i;
-        if (j->gs[CS_GROUP_SH_DC].active)
-            update(ps, ms, vs, g, 3, &j->gs[CS_GROUP_SH_DC].c);
+        if (j->gs[CS_GROUP_SH_DC].active) update(ps, ms, vs, g, 3, &j->gs[CS_GROUP_SH_DC].c);
         if (j->gs[CS_GROUP_SH_REST].active && rest > 0)
             update(ps + 3, ms + 3, vs + 3, g + 3, rest, &j->gs[CS_GROUP_SH_REST].c);
     }
 }
 
-void cs__adam_step(cs_context *ctx, cs__adam *adam, cs__gset *g, cs_scene *grads,
-                   unsigned skip, int sh_active) {
+void cs__adam_step(cs_context *ctx, cs__adam *adam, cs__gset *g, cs_scene *grads, unsigned skip,
+                   int sh_active) {
     CS_ASSERT(grads->p.count == g->params->p.count && grads->p.sh_coeffs == g->params->p.sh_coeffs);
     CS_ASSERT(sh_active >= 1 && sh_active <= g->params->p.sh_coeffs);
-    adam_job job = {.adam = adam, .p = g->params->p, .m = g->m->p, .v = g->v->p,
-                    .g_block = grads->block, .p_block = g->params->block,
-                    .sh_active = sh_active, .kernel = pick_kernel()};
+    adam_job job = {.adam = adam,
+                    .p = g->params->p,
+                    .m = g->m->p,
+                    .v = g->v->p,
+                    .g_block = grads->block,
+                    .p_block = g->params->block,
+                    .sh_active = sh_active,
+                    .kernel = pick_kernel()};
     for (int k = 0; k < CS_GROUPS; k++) {
         if (skip & (1u << k)) continue;
         int64_t t = ++adam->steps[k];

@@ -199,9 +199,8 @@ cs_status cs_trainer_load_checkpoint(cs_trainer *t, const char *path) {
         goto done;
     }
     size_t bytes, stat, need;
-    bool ok = h.count >= 0 && h.count <= INT32_MAX && h.perm_pos >= 0 &&
-              h.perm_pos <= h.n_train && h.active_degree >= 0 &&
-              h.active_degree <= h.sh_degree && h.iteration >= 0;
+    bool ok = h.count >= 0 && h.count <= INT32_MAX && h.perm_pos >= 0 && h.perm_pos <= h.n_train &&
+              h.active_degree >= 0 && h.active_degree <= h.sh_degree && h.iteration >= 0;
     if (ok) {
         bytes = block_bytes(h.count, (int)h.sh_degree);
         stat = (size_t)h.count * sizeof(float);

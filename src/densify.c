@@ -153,7 +153,7 @@ typedef struct copy_job {
     cs__gset *new_;
     const entry *entries;
     const float *child_means, *child_scales; /* [2S, 3] */
-    int64_t parents; /* entries [0, parents) are the surviving parents */
+    int64_t parents;                         /* entries [0, parents) are the surviving parents */
 } copy_job;
 
 static void copy_range(void *user, int64_t begin, int64_t end, int worker) {
@@ -238,8 +238,8 @@ cs_status cs__densify_and_prune(cs_context *ctx, cs__gset *g, const cs__densify_
             for (int k = 0; k < 3; k++) x[k] = (float)cs__rng_normal(rng) * scale[k];
             cs_quat_to_rot(p->quats + 4 * i, R);
             for (int k = 0; k < 3; k++) {
-                child_means[3 * ci + k] =
-                    R[3 * k] * x[0] + R[3 * k + 1] * x[1] + R[3 * k + 2] * x[2] + p->means[3 * i + k];
+                child_means[3 * ci + k] = R[3 * k] * x[0] + R[3 * k + 1] * x[1] +
+                                          R[3 * k + 2] * x[2] + p->means[3 * i + k];
                 child_scales[3 * ci + k] = logf(scale[k] / (0.8f * 2.0f));
             }
             entries[e++] = (entry){i, ci, 0};
@@ -256,10 +256,11 @@ cs_status cs__densify_and_prune(cs_context *ctx, cs__gset *g, const cs__densify_
         entry *en = &entries[e];
         bool prune = cs_sigmoid(p->opacities[en->src]) < a->min_opacity;
         if (a->prune_large) {
-            float ls = en->child >= 0 ? fmaxf(child_scales[3 * en->child],
-                                              fmaxf(child_scales[3 * en->child + 1],
-                                                    child_scales[3 * en->child + 2]))
-                                      : max_log_scale(p, en->src);
+            float ls =
+                en->child >= 0
+                    ? fmaxf(child_scales[3 * en->child],
+                            fmaxf(child_scales[3 * en->child + 1], child_scales[3 * en->child + 2]))
+                    : max_log_scale(p, en->src);
             if (expf(ls) > world_limit) prune = true;
             if (a->screen_prune && e < n_kept_parents &&
                 g->max_radii[en->src] > a->max_screen_radius)

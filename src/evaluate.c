@@ -13,8 +13,8 @@
 
 #include <string.h>
 
-cs_status cs_evaluate(cs_context *ctx, const cs_scene *scene, const cs_dataset *ds,
-                      cs_eval_fn fn, void *user, cs_eval_result *out) {
+cs_status cs_evaluate(cs_context *ctx, const cs_scene *scene, const cs_dataset *ds, cs_eval_fn fn,
+                      void *user, cs_eval_result *out) {
     memset(out, 0, sizeof *out);
     if (!scene || !ds) return cs__error(ctx, CS_ERR_ARGUMENT, "evaluate: no scene or dataset");
     int64_t n = cs_dataset_count(ds), held = 0;
@@ -38,8 +38,8 @@ cs_status cs_evaluate(cs_context *ctx, const cs_scene *scene, const cs_dataset *
         size_t count = (size_t)img.width * (size_t)img.height * 3;
         for (size_t k = 0; k < count; k++)
             img.data[k] = img.data[k] < 0.0f ? 0.0f : img.data[k] > 1.0f ? 1.0f : img.data[k];
-        cs_eval_view v = {.index = i, .name = cs_dataset_name(ds, i), .render = &img,
-                          .truth = truth};
+        cs_eval_view v = {
+            .index = i, .name = cs_dataset_name(ds, i), .render = &img, .truth = truth};
         if ((st = cs_image_quality(ctx, &img, truth, &v.psnr, &v.ssim)) != CS_OK) break;
         psnr_sum += v.psnr;
         ssim_sum += v.ssim;

@@ -48,8 +48,8 @@ typedef struct knn_grid {
     int64_t n;
     float lo[3], cell;
     int64_t dim[3];
-    int64_t *start;   /* [cells + 1] */
-    uint32_t *order;  /* [n] point indices sorted by cell */
+    int64_t *start;  /* [cells + 1] */
+    uint32_t *order; /* [n] point indices sorted by cell */
 } knn_grid;
 
 static int64_t cell_coord(const knn_grid *g, float v, int axis) {
@@ -283,8 +283,10 @@ cs_status cs__init_gaussians(cs_context *ctx, const cs__init_args *a, cs__rng *r
     cs_status st = cs_scene_create(ctx, n, a->sh_degree, &s);
     if (st != CS_OK) return st;
     xyz = s->p.means;
-    if (random) st = random_points(ctx, a, rng, xyz);
-    else memcpy(xyz, a->points, (size_t)n * 3 * sizeof(float));
+    if (random)
+        st = random_points(ctx, a, rng, xyz);
+    else
+        memcpy(xyz, a->points, (size_t)n * 3 * sizeof(float));
     if (st == CS_OK) {
         dist2 = cs__malloc((size_t)n * sizeof(float));
         if (!dist2) st = cs__alloc_error(ctx, "initial scales", (size_t)n * sizeof(float));

@@ -43,13 +43,11 @@
 #define SH_UP_INTERVAL 1000
 #define DEFAULT_RANDOM_POINTS 100000
 
-
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
 }
-
 
 cs_status cs__trainer_size_view_stats(cs_trainer *t) {
     size_t n = (size_t)t->g.params->p.count;
@@ -57,8 +55,7 @@ cs_status cs__trainer_size_view_stats(cs_trainer *t) {
     cs__free(t->radii);
     t->grad_norm = cs__calloc(n, sizeof(float));
     t->radii = cs__calloc(n, sizeof(int32_t));
-    if (!t->grad_norm || !t->radii)
-        return cs__alloc_error(t->ctx, "training statistics", n * 8);
+    if (!t->grad_norm || !t->radii) return cs__alloc_error(t->ctx, "training statistics", n * 8);
     return CS_OK;
 }
 
@@ -139,7 +136,8 @@ cs_status cs_trainer_create(cs_context *ctx, const cs_dataset *ds, const cs_trai
     if (d.max_gaussians < 0 || d.random_points < 0 || d.sh_bands < 0 || d.sh_bands > 4)
         return cs__error(ctx, CS_ERR_ARGUMENT,
                          "trainer: negative max_gaussians or random_points, or sh_bands %d not in "
-                         "0..4", d.sh_bands);
+                         "0..4",
+                         d.sh_bands);
     if (d.random_points == 0) d.random_points = DEFAULT_RANDOM_POINTS;
     if (d.sh_bands == 0) d.sh_bands = 4;
     cs_trainer *t = cs__calloc(1, sizeof *t);
@@ -180,7 +178,8 @@ cs_status cs_trainer_create(cs_context *ctx, const cs_dataset *ds, const cs_trai
     }
     if ((st = cs_renderer_create(ctx, NULL, &t->renderer)) != CS_OK ||
         (st = cs__loss_create(ctx, &t->loss)) != CS_OK ||
-        (st = initialise(t, d.sh_bands - 1)) != CS_OK || (st = cs__trainer_size_view_stats(t)) != CS_OK)
+        (st = initialise(t, d.sh_bands - 1)) != CS_OK ||
+        (st = cs__trainer_size_view_stats(t)) != CS_OK)
         goto fail;
     *out = t;
     return CS_OK;
@@ -258,8 +257,7 @@ cs_status cs_trainer_step(cs_trainer *t, cs_train_step_info *info_out) {
     double t0 = now_ms();
     int64_t it = t->iteration + 1;
     cs__adam_schedule(&t->adam, it, t->extent, POSITION_LR_MAX_STEPS);
-    if (it % SH_UP_INTERVAL == 0 && t->active_degree < t->g.params->p.sh_degree)
-        t->active_degree++;
+    if (it % SH_UP_INTERVAL == 0 && t->active_degree < t->g.params->p.sh_degree) t->active_degree++;
     int64_t view = next_view(t);
     const cs_camera *cam = cs_dataset_camera(t->ds, view);
     const cs_image *truth = cs_dataset_image(t->ds, view);
@@ -274,8 +272,8 @@ cs_status cs_trainer_step(cs_trainer *t, cs_train_step_info *info_out) {
     double t1 = now_ms();
 
     cs__loss_value lv;
-    st = cs__loss_eval(ctx, t->loss, rgb.data, truth->data, cam->width, cam->height,
-                       LAMBDA_DSSIM, d_rgb.data, &lv);
+    st = cs__loss_eval(ctx, t->loss, rgb.data, truth->data, cam->width, cam->height, LAMBDA_DSSIM,
+                       d_rgb.data, &lv);
     if (st != CS_OK) return st;
     double t2 = now_ms();
 

@@ -108,15 +108,15 @@ typedef struct cs__adam {
     int64_t steps[CS_GROUPS]; /* t of each group: steps taken so far */
 } cs__adam;
 
-void cs__adam_step(cs_context *ctx, cs__adam *adam, cs__gset *g, cs_scene *grads,
-                   unsigned skip, int sh_active);
+void cs__adam_step(cs_context *ctx, cs__adam *adam, cs__gset *g, cs_scene *grads, unsigned skip,
+                   int sh_active);
 
 /* The element kernel: p, m, v updated and g zeroed over n elements of one group. The AVX2 twin
  * (cpu/adam_avx2.c, used when the CPU has AVX2 and CSPLAT_SCALAR is not set) performs the same
  * operations in the same order, so the two are bit-identical. */
 typedef struct cs__adam_consts {
-    float step;  /* lr / (1 - b1^t) */
-    float bc2s;  /* sqrt(1 - b2^t) */
+    float step; /* lr / (1 - b1^t) */
+    float bc2s; /* sqrt(1 - b2^t) */
     float beta1, beta2, eps;
 } cs__adam_consts;
 
@@ -141,14 +141,14 @@ void cs__densify_accumulate(cs_context *ctx, cs__gset *g, const float *grad_norm
                             const int32_t *radii);
 
 typedef struct cs__densify_args {
-    float grad_threshold;  /* densify where the mean gradient norm >= this (2e-4) */
-    float percent_dense;   /* clone when the largest scale <= this times extent, else split */
-    float extent;          /* scene extent (3DGS's cameras_extent) */
-    float min_opacity;     /* prune below (0.005) */
-    int prune_large;       /* also prune world scale > 0.1 extent (after the first reset) */
+    float grad_threshold;    /* densify where the mean gradient norm >= this (2e-4) */
+    float percent_dense;     /* clone when the largest scale <= this times extent, else split */
+    float extent;            /* scene extent (3DGS's cameras_extent) */
+    float min_opacity;       /* prune below (0.005) */
+    int prune_large;         /* also prune world scale > 0.1 extent (after the first reset) */
     float max_screen_radius; /* with prune_large and screen_prune: prune max_radii > this */
-    int screen_prune;      /* apply the screen-radius test; the reference's never fires */
-    int64_t max_gaussians; /* cap on the count after densification; 0 = none */
+    int screen_prune;        /* apply the screen-radius test; the reference's never fires */
+    int64_t max_gaussians;   /* cap on the count after densification; 0 = none */
 } cs__densify_args;
 
 typedef struct cs__densify_result {
@@ -174,12 +174,11 @@ typedef struct cs__init_args {
     int64_t random_count;
     const cs_camera *cameras; /* [n_cameras] the training cameras */
     int64_t n_cameras;
-    float centre[3], extent;  /* the scene's sphere: candidates are drawn in its bounding box */
-    int sh_degree;            /* of the scene allocated (coefficients above 0 start at 0) */
+    float centre[3], extent; /* the scene's sphere: candidates are drawn in its bounding box */
+    int sh_degree;           /* of the scene allocated (coefficients above 0 start at 0) */
 } cs__init_args;
 
-cs_status cs__init_gaussians(cs_context *ctx, const cs__init_args *a, cs__rng *rng,
-                             cs_scene **out);
+cs_status cs__init_gaussians(cs_context *ctx, const cs__init_args *a, cs__rng *rng, cs_scene **out);
 
 /* Mean squared distance of each point to its 3 nearest other points (3DGS's distCUDA2, here
  * exact through a uniform grid), clamped below at 1e-7. dist2 [n]. */
@@ -191,25 +190,25 @@ cs_status cs__knn3_mean_dist2(cs_context *ctx, const float *xyz, int64_t n, floa
 struct cs_trainer {
     cs_context *ctx;
     const cs_dataset *ds;
-    cs_trainer_desc desc;    /* defaults resolved */
+    cs_trainer_desc desc; /* defaults resolved */
     cs__gset g;
-    cs_scene *grads;         /* same shape as g.params */
+    cs_scene *grads; /* same shape as g.params */
     cs__adam adam;
     cs__rng rng;
-    int64_t iteration;       /* iterations done */
-    int active_degree;       /* SH degree in use */
+    int64_t iteration; /* iterations done */
+    int active_degree; /* SH degree in use */
     int64_t n_train;
-    int64_t *train;          /* [n_train] dataset indices of the training views */
-    int64_t *perm;           /* [n_train] this epoch's order */
-    int64_t perm_pos;        /* next entry of perm; n_train = start a new epoch */
+    int64_t *train;   /* [n_train] dataset indices of the training views */
+    int64_t *perm;    /* [n_train] this epoch's order */
+    int64_t perm_pos; /* next entry of perm; n_train = start a new epoch */
     float centre[3], extent;
-    bool white;              /* the background is white (the reference's white_background) */
+    bool white; /* the background is white (the reference's white_background) */
     float background[3];
     cs_renderer *renderer;
     cs__loss *loss;
-    float *rgb, *d_rgb;      /* [largest view, 3] */
-    float *grad_norm;        /* [N] per-view statistics of the backward */
-    int32_t *radii;          /* [N] */
+    float *rgb, *d_rgb; /* [largest view, 3] */
+    float *grad_norm;   /* [N] per-view statistics of the backward */
+    int32_t *radii;     /* [N] */
 };
 
 /* (Re)size the per-view statistics arrays to the current Gaussian count. */

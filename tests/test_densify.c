@@ -29,8 +29,11 @@ static void make_set(cs_context *ctx, cs__gset *g, int n, const float *ls, const
 }
 
 static cs__densify_args default_args(void) {
-    return (cs__densify_args){.grad_threshold = 2e-4f, .percent_dense = 0.01f, .extent = 10.0f,
-                              .min_opacity = 0.005f, .max_screen_radius = 20.0f};
+    return (cs__densify_args){.grad_threshold = 2e-4f,
+                              .percent_dense = 0.01f,
+                              .extent = 10.0f,
+                              .min_opacity = 0.005f,
+                              .max_screen_radius = 20.0f};
 }
 
 TEST(densify_accumulates_visible_gaussians_only) {

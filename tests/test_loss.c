@@ -129,8 +129,8 @@ TEST(loss_gradient_matches_finite_differences) {
     }
     double fd = (lpm[0] - lpm[1]) / (2 * h2);
     CHECK_NEAR(dot, fd, 1e-4 * fabs(fd));
-    test_note("per-element max error %.3g (max |g| %.3g); projection %.9g vs %.9g", max_err,
-              max_g, dot, fd);
+    test_note("per-element max error %.3g (max |g| %.3g); projection %.9g vs %.9g", max_err, max_g,
+              dot, fd);
     cs__loss_destroy(loss);
     free(x), free(y), free(d), free(xd), free(yd), free(dir), free(xp);
     cs_context_destroy(ctx);
@@ -147,8 +147,8 @@ TEST(loss_is_identical_for_any_thread_count) {
         cs_context *ctx = test_context(t == 1 ? 1 : 3);
         cs__loss *loss;
         CHECK_OK(ctx, cs__loss_create(ctx, &loss));
-        CHECK_OK(ctx, cs__loss_eval(ctx, loss, x, y, w, h, 0.2f, t == 1 ? d1 : d2,
-                                    t == 1 ? &v1 : &v2));
+        CHECK_OK(ctx,
+                 cs__loss_eval(ctx, loss, x, y, w, h, 0.2f, t == 1 ? d1 : d2, t == 1 ? &v1 : &v2));
         cs__loss_destroy(loss);
         cs_context_destroy(ctx);
     }

@@ -138,17 +138,18 @@ TEST(train_resume_after_sigkill_is_bit_identical) {
     snprintf(a, sizeof a, "%s", test_tmp("resume_a"));
     snprintf(b, sizeof b, "%s", test_tmp("resume_b"));
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", b);
-    const char *common[] = {"--iters", "620", "--threads", "2", "--seed", "9",
+    const char *common[] = {"--iters",         "620", "--threads", "2", "--seed", "9",
                             "--random-points", "400", "--eval"};
     /* Uninterrupted. */
-    const char *run_a[] = {"train", data, "-o", a, common[0], common[1], common[2], common[3],
-                           common[4], common[5], common[6], common[7], common[8], NULL};
+    const char *run_a[] = {"train",   data,      "-o",      a,         common[0],
+                           common[1], common[2], common[3], common[4], common[5],
+                           common[6], common[7], common[8], NULL};
     CHECK(wait_exit(spawn_cli(run_a)) == 0);
     /* Killed once its first checkpoint exists, wherever it then is (possibly mid-write of the
      * next one: the checkpoint is written atomically). */
-    const char *run_b[] = {"train", data, "-o", b, common[0], common[1], common[2], common[3],
-                           common[4], common[5], common[6], common[7], common[8], "--save-every",
-                           "50", NULL};
+    const char *run_b[] = {"train",   data,           "-o",      b,         common[0], common[1],
+                           common[2], common[3],      common[4], common[5], common[6], common[7],
+                           common[8], "--save-every", "50",      NULL};
     pid_t pid = spawn_cli(run_b);
     CHECK(pid > 0);
     struct timespec nap = {0, 1000000};
@@ -161,9 +162,9 @@ TEST(train_resume_after_sigkill_is_bit_identical) {
     snprintf(scene_b, sizeof scene_b, "%s/scene.ply", b);
     snprintf(scene_a, sizeof scene_a, "%s/scene.ply", a);
     CHECK(!cs__file_exists(scene_b)); /* it did not finish */
-    const char *resume[] = {"train", data, "--resume", b, common[0], common[1], common[2],
-                            common[3], common[4], common[5], common[6], common[7], common[8],
-                            "--save-every", "50", NULL};
+    const char *resume[] = {"train",   data,           "--resume", b,         common[0], common[1],
+                            common[2], common[3],      common[4],  common[5], common[6], common[7],
+                            common[8], "--save-every", "50",       NULL};
     CHECK(wait_exit(spawn_cli(resume)) == 0);
     size_t la = 0, lb = 0;
     unsigned char *fa = test_read_file(scene_a, &la), *fb = test_read_file(scene_b, &lb);
@@ -176,7 +177,7 @@ TEST(train_resume_after_sigkill_is_bit_identical) {
     snprintf(log, sizeof log, "%s/log.csv", b);
     unsigned char *text = test_read_file(log, &lb);
     int rows = 0, last = 0, ordered = 1;
-    for (char *line = text ? strchr((char *)text, '\n') : NULL; line && line[1]; ) {
+    for (char *line = text ? strchr((char *)text, '\n') : NULL; line && line[1];) {
         int it = atoi(line + 1);
         ordered &= it == last + 10;
         last = it;
@@ -259,8 +260,8 @@ TEST(train_init_random_points_lie_where_most_cameras_look) {
                 v[k] = cam->R[3 * k] * x[0] + cam->R[3 * k + 1] * x[1] + cam->R[3 * k + 2] * x[2] +
                        cam->t[k];
             float u = cam->fx * v[0] / v[2] + cam->cx, w = cam->fy * v[1] / v[2] + cam->cy;
-            seen += v[2] > 0.2f && u >= 0 && u < (float)cam->width && w >= 0 &&
-                    w < (float)cam->height;
+            seen +=
+                v[2] > 0.2f && u >= 0 && u < (float)cam->width && w >= 0 && w < (float)cam->height;
         }
         bad += 2 * seen < n_train;
         /* 3DGS's random init: isotropic scales, identity rotation, opacity 0.1, grey colour. */
@@ -295,8 +296,8 @@ TEST(train_init_from_colmap_points) {
         for (int64_t i = 0; i < n && i < p.count; i += 97) {
             CHECK(memcmp(p.means + 3 * i, xyz + 3 * i, 3 * sizeof(float)) == 0);
             for (int c = 0; c < 3; c++)
-                CHECK_NEAR(p.sh[48 * i + c], ((double)rgb[3 * i + c] / 255.0 - 0.5) / (double)CS_SH_C0,
-                           1e-5);
+                CHECK_NEAR(p.sh[48 * i + c],
+                           ((double)rgb[3 * i + c] / 255.0 - 0.5) / (double)CS_SH_C0, 1e-5);
         }
     }
     cs_trainer_destroy(t);

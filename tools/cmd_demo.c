@@ -25,7 +25,8 @@
 
 static const char help[] =
     "usage: csplat demo [-o DIR] [--threads N]\n\n"
-    "Write a built-in procedural scene as a dataset (DIR/data), train on it (DIR/train: scene.ply,\n"
+    "Write a built-in procedural scene as a dataset (DIR/data), train on it (DIR/train: "
+    "scene.ply,\n"
     "cameras.json, log.csv, metrics.json, eval/ with truth | render | error images), render a\n"
     "turntable (DIR/turntable) and print the held-out PSNR. DIR defaults to ./csplat-demo.\n\n"
     "  -o DIR        output folder (created if needed)\n"
@@ -68,16 +69,21 @@ int cmd_demo(int argc, char **argv) {
     if (rc != CLI_OK) return rc;
 
     fprintf(stderr, "csplat demo: training %d iterations into %s\n", DEMO_ITERS, out);
-    tcli_train o = {.data = data, .out = out, .iters = DEMO_ITERS, .downscale = 1,
-                    .threads = threads, .random_points = DEMO_POINTS, .eval = true};
+    tcli_train o = {.data = data,
+                    .out = out,
+                    .iters = DEMO_ITERS,
+                    .downscale = 1,
+                    .threads = threads,
+                    .random_points = DEMO_POINTS,
+                    .eval = true};
     rc = tcli_run_train(&o);
     if (rc != CLI_OK) return rc;
 
     /* The turntable at twice the training resolution, the circle following the cameras. */
     fprintf(stderr, "csplat demo: rendering a %s-frame turntable into %s\n", DEMO_ORBIT, turn);
-    char *render_argv[] = {"render", scene, "--cameras", cams, "--camera", "0", "--scale", "2",
-                           "--orbit", DEMO_ORBIT, "--bg", "1,1,1", "--threads", nthreads,
-                           "-o", turn, NULL};
+    char *render_argv[] = {"render",    scene,    "--cameras", cams,       "--camera", "0",
+                           "--scale",   "2",      "--orbit",   DEMO_ORBIT, "--bg",     "1,1,1",
+                           "--threads", nthreads, "-o",        turn,       NULL};
     rc = cmd_render((int)(sizeof render_argv / sizeof *render_argv) - 1, render_argv);
     if (rc != CLI_OK) return rc;
     printf("\ncsplat demo finished in %.0f s\n"

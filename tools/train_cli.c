@@ -104,8 +104,7 @@ cs_status tcli_eval_view(void *user, const cs_eval_view *v) {
     cJSON_AddNumberToObject(o, "psnr", v->psnr);
     cJSON_AddNumberToObject(o, "ssim", v->ssim);
     cJSON_AddItemToArray(e->views, o);
-    if (!e->quiet)
-        fprintf(stderr, "  %-28s PSNR %6.2f dB  SSIM %.4f\n", v->name, v->psnr, v->ssim);
+    if (!e->quiet) fprintf(stderr, "  %-28s PSNR %6.2f dB  SSIM %.4f\n", v->name, v->psnr, v->ssim);
     if (!e->dir) return CS_OK;
     /* "train/r_8.png" -> "train_r_8.png" */
     char name[512], path[4096];
@@ -203,7 +202,8 @@ int tcli_run_train(tcli_train *o) {
         rc = cli_fail(ctx);
         goto done;
     }
-    cs_trainer_desc td = {.seed = (uint64_t)o->seed, .max_gaussians = o->max_gaussians,
+    cs_trainer_desc td = {.seed = (uint64_t)o->seed,
+                          .max_gaussians = o->max_gaussians,
                           .random_points = o->random_points};
     if (cs_trainer_create(ctx, ds, &td, &t) != CS_OK) {
         rc = cli_fail(ctx);
@@ -214,8 +214,8 @@ int tcli_run_train(tcli_train *o) {
     if (o->resume) {
         char *ck = join(o->resume, "checkpoint.bin"), *lg = join(o->resume, "log.csv");
         cs_status st = ck && lg ? cs_trainer_load_checkpoint(t, ck) : CS_ERR_NOMEM;
-        bool ok = st == CS_OK && resume_log(lg, (long long)cs_trainer_iteration(t), &log,
-                                            &base_seconds);
+        bool ok =
+            st == CS_OK && resume_log(lg, (long long)cs_trainer_iteration(t), &log, &base_seconds);
         free(ck);
         free(lg);
         if (st != CS_OK) {
@@ -253,8 +253,7 @@ int tcli_run_train(tcli_train *o) {
                      (long long)info.iteration, info.loss, info.psnr, (long long)info.gaussians);
             cli_progress_update(&prog, info.iteration - start, line);
         }
-        if (o->save_every > 0 && info.iteration % o->save_every == 0 &&
-            info.iteration < o->iters) {
+        if (o->save_every > 0 && info.iteration % o->save_every == 0 && info.iteration < o->iters) {
             /* The log first: a kill in between leaves rows past the checkpoint, which a
              * resume drops, rather than a gap. */
             if (!tcli_write_atomic(p_log, log.data, log.len)) goto done;
@@ -267,7 +266,8 @@ int tcli_run_train(tcli_train *o) {
     double train_seconds = base_seconds + cli_now() - t0;
     if (!o->quiet) {
         char line[128];
-        snprintf(line, sizeof line, "%lld Gaussians", (long long)cs_scene_count(cs_trainer_scene(t)));
+        snprintf(line, sizeof line, "%lld Gaussians",
+                 (long long)cs_scene_count(cs_trainer_scene(t)));
         cli_progress_end(&prog, (long long)cs_trainer_iteration(t) - start, line);
     }
     if (!tcli_write_atomic(p_log, log.data, log.len)) goto done;
@@ -291,8 +291,7 @@ int tcli_run_train(tcli_train *o) {
         cJSON_AddNumberToObject(metrics, "ssim", er.ssim);
         cJSON_AddItemToObject(metrics, "views", ev.views);
         cJSON_AddNumberToObject(metrics, "iterations", (double)cs_trainer_iteration(t));
-        cJSON_AddNumberToObject(metrics, "gaussians",
-                                (double)cs_scene_count(cs_trainer_scene(t)));
+        cJSON_AddNumberToObject(metrics, "gaussians", (double)cs_scene_count(cs_trainer_scene(t)));
         cJSON_AddNumberToObject(metrics, "train_seconds", train_seconds);
         if (!tcli_write_json(p_metrics, metrics)) goto done;
         o->psnr = er.psnr;

@@ -37,8 +37,8 @@ typedef struct tcli_train {
     long iters, downscale, threads, save_every;
     long long seed, max_gaussians, random_points;
     bool eval;
-    bool quiet;          /* no progress line */
-    double psnr, ssim;   /* out: held-out metrics when eval */
+    bool quiet;        /* no progress line */
+    double psnr, ssim; /* out: held-out metrics when eval */
 } tcli_train;
 
 /* The whole of `csplat train`; returns a CLI exit code. */
