@@ -2,9 +2,12 @@
  * formats.c - the table of scene format codecs and the lookups over it. A new format adds its
  * codec here; load detects by content first (magic numbers), then by extension.
  */
+#include "formats.h"
 #include "internal.h"
 
 static const cs_scene_codec *const codecs[] = {
+    &cs__codec_ply,
+    &cs__codec_splat,
     NULL, /* the list ends with NULL */
 };
 
