@@ -28,6 +28,10 @@ FUZZ_SECONDS ?= 20
 PKGS := libpng libjpeg zlib libcjson libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# SDL2 is for `csplat view` only: the CLI links it, the library never does.
+CLI_PKGS   := sdl2
+CLI_CFLAGS := $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
+CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wdouble-promotion
@@ -82,8 +86,9 @@ $(STATIC): $(LIB_OBJ)
 $(SHARED): $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libcsplat.so.0 $^ -o $@ $(LDLIBS)
 
+$(CLI_OBJ): CPPFLAGS += $(CLI_CFLAGS)
 $(CLI): $(CLI_OBJ) $(STATIC)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(CLI_LIBS)
 
 # The test list is generated from the TEST(name) definitions in tests/.
 $(BUILD)/gen/test_list.h: $(TEST_SRC)

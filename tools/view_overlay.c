@@ -4,7 +4,7 @@
  *
  * Glyphs are 7 rows of 5 bits, bit 4 the leftmost column, drawn in the style of the classic
  * HD44780 LCD character set (written for csplat). Cells are 6 columns wide (one of spacing); the
- * box adds a 3-pixel margin around the line at scale 1. Alpha 170 behind the text keeps it readable
+ * box adds a 3-pixel margin around the line at scale 1. Alpha 190 behind the text keeps it readable
  * on white and black backgrounds alike.
  */
 #include "view_overlay.h"
@@ -124,7 +124,7 @@ void overlay_measure(const char *text, int scale, int *width, int *height) {
 void overlay_draw(const char *text, int scale, uint8_t *rgba, int width, int height) {
     for (int i = 0; i < width * height; i++) {
         rgba[4 * i + 0] = rgba[4 * i + 1] = rgba[4 * i + 2] = 0;
-        rgba[4 * i + 3] = 170;
+        rgba[4 * i + 3] = 190;
     }
     int x0 = MARGIN * scale, y0 = MARGIN * scale;
     for (const char *c = text; *c; c++, x0 += CELL_W * scale) {

@@ -75,6 +75,14 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Copy src into dst[size], truncating (messages are for people; a cut path still helps). */
+static void copy_text(char *dst, size_t size, const char *src) {
+    size_t n = strlen(src);
+    if (n >= size) n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Append a message (under the lock); the oldest is dropped when the ring is full. */
 static void post_message(view_renderer *vr, view_message_kind kind, const char *text) {
     if (vr->message_count == MESSAGES) {
@@ -83,7 +91,7 @@ static void post_message(view_renderer *vr, view_message_kind kind, const char *
     }
     int slot = (vr->message_first + vr->message_count++) % MESSAGES;
     vr->messages[slot].kind = kind;
-    snprintf(vr->messages[slot].text, sizeof vr->messages[slot].text, "%s", text);
+    copy_text(vr->messages[slot].text, sizeof vr->messages[slot].text, text);
 }
 
 static void notify(view_renderer *vr) {
@@ -380,7 +388,7 @@ bool view_renderer_take(view_renderer *vr, view_frame *display) {
 
 void view_renderer_screenshot(view_renderer *vr, const char *path) {
     pthread_mutex_lock(&vr->lock);
-    snprintf(vr->shot_path, sizeof vr->shot_path, "%s", path ? path : "");
+    copy_text(vr->shot_path, sizeof vr->shot_path, path ? path : "");
     vr->shot_pending = true;
     pthread_cond_signal(&vr->wake);
     pthread_mutex_unlock(&vr->lock);
@@ -391,7 +399,7 @@ view_message_kind view_renderer_message(view_renderer *vr, char *buf, size_t buf
     pthread_mutex_lock(&vr->lock);
     if (vr->message_count > 0) {
         kind = vr->messages[vr->message_first].kind;
-        snprintf(buf, buf_len, "%s", vr->messages[vr->message_first].text);
+        copy_text(buf, buf_len, vr->messages[vr->message_first].text);
         vr->message_first = (vr->message_first + 1) % MESSAGES;
         vr->message_count--;
     }
