@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fix_chunk_crcs(uint8_t *d, size_t n) {
     size_t p = 8; /* after the signature */
     while (p < n && n - p >= 12) {
-        uint32_t len = (uint32_t)d[p] << 24 | (uint32_t)d[p + 1] << 16 | (uint32_t)d[p + 2] << 8 |
-                       d[p + 3];
+        uint32_t len =
+            (uint32_t)d[p] << 24 | (uint32_t)d[p + 1] << 16 | (uint32_t)d[p + 2] << 8 | d[p + 3];
         if (len > n - p - 12) break;
         uint32_t crc = (uint32_t)crc32(0, d + p + 4, len + 4);
         uint8_t *c = d + p + 8 + len;
