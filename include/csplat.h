@@ -329,7 +329,7 @@ void cs_renderer_get_stats(const cs_renderer *renderer, cs_render_stats *out);
 
 /* ---------------------------------------------------------------------------------------------
  * Orbit: a scene's default view and the turntable around it. `csplat view` opens at angle 0; its
- * scripted mode and `csplat render --orbit N` put frame i of N at angle 2*pi*i/N.
+ * scripted mode and `csplat render --orbit N` show frame i of N as cs_orbit_frame(orbit, i, N).
  */
 typedef struct cs_orbit {
     float center[3]; /* looked-at point: per-axis median of the finite means */
@@ -350,6 +350,9 @@ cs_status cs_orbit_fit(cs_context *ctx, const cs_scene *scene, const cs_camera *
  * width x height image (both > 0): it looks at center from radius / sin(fov / 2), so a sphere of
  * that radius fits the shorter side; square pixels, principal point at the image centre. */
 cs_camera cs_orbit_camera(const cs_orbit *orbit, float angle, int width, int height);
+/* Frame i of a turntable of n frames (0 <= i < n): cs_orbit_camera at angle 2*pi*i/n, the angle
+ * computed in double and rounded once, so every caller gets bit-identical cameras. */
+cs_camera cs_orbit_frame(const cs_orbit *orbit, int64_t i, int64_t n, int width, int height);
 
 /* ---------------------------------------------------------------------------------------------
  * Datasets: posed photos ready for training and evaluation. Images are loaded, undistorted to

@@ -1,7 +1,8 @@
 /*
  * orbit.c - the default view of a scene and the turntable around it (cs_orbit_fit,
- * cs_orbit_camera). `csplat view` opens at angle 0; its scripted mode and `csplat render --orbit N`
- * put frame i at angle 2*pi*i/N, so a still from either is the same camera.
+ * cs_orbit_camera, cs_orbit_frame). `csplat view` opens at angle 0; its scripted mode and
+ * `csplat render --orbit N` put frame i at angle 2*pi*i/N through cs_orbit_frame, so a still from
+ * either is the same camera, bit for bit.
  *
  * Fit (robust to the floaters and far background points real captures carry):
  * - center: the per-axis median of the finite means (lower median for even counts);
@@ -261,4 +262,9 @@ cs_camera cs_orbit_camera(const cs_orbit *orbit, float angle, int width, int hei
     cam.height = height;
     cam.model = CS_CAMERA_PINHOLE;
     return cam;
+}
+
+cs_camera cs_orbit_frame(const cs_orbit *orbit, int64_t i, int64_t n, int width, int height) {
+    double angle = n > 0 ? 2.0 * 3.14159265358979323846 * (double)i / (double)n : 0.0;
+    return cs_orbit_camera(orbit, (float)angle, width, height);
 }

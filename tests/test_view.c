@@ -1,11 +1,14 @@
 /*
- * test_view.c - the orbit every still and the viewer start from (cs_orbit_fit, cs_orbit_camera)
- * and the viewer's camera controller (src/view_camera.c): orbit, pan, zoom, fly, snap.
+ * test_view.c - the orbit every still and the viewer start from (cs_orbit_fit, cs_orbit_camera,
+ * cs_orbit_frame), the viewer's camera controller (src/view_camera.c): orbit, pan, zoom, fly,
+ * snap; and `csplat view` itself: its scripted mode under xvfb-run against a direct render of the
+ * same camera through the library, and its exit status when no window can open.
  *
  * Expected values are hand-derived: medians and percentiles against a sorted copy, projections
  * through u = fx X/Z + cx, the orbit's geometry (distance radius / sin(fov/2), elevation angle),
  * and the controller's invariants (the pivot stays put while orbiting, a point at the pivot's
- * depth follows a pan by exactly the dragged pixels).
+ * depth follows a pan by exactly the dragged pixels). The CLI tests need $CSPLAT_CLI (set by
+ * `make unit-test`) and skip without it; the scripted test also skips without xvfb-run.
  */
 #include "internal.h"
 #include "test.h"
@@ -14,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static const float PI = 3.14159265f;
 
@@ -174,6 +178,11 @@ TEST(orbit_camera_geometry) {
     CHECK(cam.fx == cam.fy && cam.cx == 320 && cam.cy == 240 && cam.width == 640);
     cs_camera tall = cs_orbit_camera(&o, 0, 300, 900);
     CHECK_NEAR(tall.fx, 150 / tanf(0.5f), 1e-3);
+    /* Frame 3 of 8 is the camera at 3/4 pi; frame 0 at angle 0. */
+    cs_camera f3 = cs_orbit_frame(&o, 3, 8, 640, 480), a3 = cs_orbit_camera(&o, 0.75f * PI, 640, 480);
+    for (int i = 0; i < 9; i++) CHECK_NEAR(f3.R[i], a3.R[i], 1e-6);
+    cs_camera f0 = cs_orbit_frame(&o, 0, 8, 640, 480);
+    CHECK(memcmp(&f0, &cam, sizeof cam) == 0);
 }
 
 static cs__view test_view(void) {
@@ -291,4 +300,109 @@ TEST(view_snap_reproduces_the_dataset_camera) {
     center_of(&cam, eye);
     for (int a = 0; a < 3; a++) to[a] = target[a] - eye[a];
     CHECK_NEAR(v.dist, dot3(to, cam.R + 6), 1e-5);
+}
+
+/* Run `$CSPLAT_CLI args` (through `prefix`, e.g. xvfb-run) with stdout and stderr in files under
+ * the test folder; returns the exit code, -1 when it did not exit normally. */
+static int run_view(const char *prefix, const char *args, char *log, size_t log_len) {
+    char cmd[8192], out[4096];
+    snprintf(out, sizeof out, "%s", test_tmp("view.log"));
+    snprintf(cmd, sizeof cmd, "%s '%s' view %s >'%s' 2>&1", prefix, getenv("CSPLAT_CLI"), args,
+             out);
+    int status = system(cmd);
+    size_t len = 0;
+    unsigned char *b = test_read_file(out, &len);
+    snprintf(log, log_len, "%s", b ? (const char *)b : "");
+    free(b);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A scene of 400 Gaussians of SH degree 1 in a box, varied sizes, colours and opacities. */
+static cs_scene *random_scene(cs_context *ctx) {
+    cs_scene *s;
+    CHECK_OK(ctx, cs_scene_create(ctx, 400, 1, &s));
+    cs_scene_params p = cs_scene_get_params(s);
+    test_rng rng = test_rng_seed(11);
+    for (int i = 0; i < 400; i++) {
+        for (int a = 0; a < 3; a++) {
+            p.means[3 * i + a] = (float)test_rng_uniform(&rng) * (a == 1 ? 0.5f : 2.0f) - 1.0f;
+            p.log_scales[3 * i + a] = (float)test_rng_uniform(&rng) * 1.5f - 3.5f;
+        }
+        for (int a = 0; a < 4; a++) p.quats[4 * i + a] = (float)test_rng_normal(&rng);
+        p.opacities[i] = (float)test_rng_normal(&rng) + 1.0f;
+        for (int c = 0; c < 12; c++) p.sh[12 * i + c] = (float)test_rng_normal(&rng) * 0.5f;
+    }
+    return s;
+}
+
+TEST(view_scripted_screenshot_matches_direct_render) {
+    if (!getenv("CSPLAT_CLI") || !*getenv("CSPLAT_CLI"))
+        SKIP("CSPLAT_CLI is not set (run through `make unit-test`)");
+    if (system("command -v xvfb-run >/dev/null 2>&1") != 0)
+        SKIP("xvfb-run is not installed (Debian package xvfb)");
+    cs_context *ctx = test_context(2);
+    cs_scene *s = random_scene(ctx);
+    char scene[4096], shot[4096], args[16384], log[8192];
+    snprintf(scene, sizeof scene, "%s", test_tmp("view_scene.ply"));
+    snprintf(shot, sizeof shot, "%s", test_tmp("view_shot.png"));
+    CHECK_OK(ctx, cs_scene_save(ctx, s, scene));
+    snprintf(args, sizeof args, "'%s' --frames 5 --screenshot '%s' --width 200 --height 120",
+             scene, shot);
+    int rc = run_view("xvfb-run -a", args, log, sizeof log);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, log);
+    CHECK_MSG(strstr(log, "FPS") != NULL, "no frame rate reported: %s", log);
+
+    /* The same camera rendered directly: frame 4 of 5 on the fitted orbit, black background. */
+    cs_orbit o;
+    CHECK_OK(ctx, cs_orbit_fit(ctx, s, NULL, 0, &o));
+    cs_camera cam = cs_orbit_frame(&o, 4, 5, 200, 120);
+    cs_renderer *r;
+    CHECK_OK(ctx, cs_renderer_create(ctx, NULL, &r));
+    cs_image direct, saved = {0};
+    CHECK_OK(ctx, cs_image_alloc(ctx, 200, 120, 3, &direct));
+    CHECK_OK(ctx, cs_renderer_render(r, s, &cam, NULL, &direct, NULL, NULL));
+    if (rc == 0) CHECK_OK(ctx, cs_image_load(ctx, shot, &saved));
+    if (saved.data) {
+        CHECK(saved.width == 200 && saved.height == 120 && saved.channels == 3);
+        /* The same floats rounded to 8 bits: every level equal. */
+        int off = 0;
+        double sum = 0;
+        for (int i = 0; i < 200 * 120 * 3; i++) {
+            float v = direct.data[i] < 0 ? 0 : direct.data[i] > 1 ? 1 : direct.data[i];
+            off += lroundf(saved.data[i] * 255) != lroundf(v * 255);
+            sum += (double)v;
+        }
+        CHECK_MSG(off == 0, "%d of %d values differ", off, 200 * 120 * 3);
+        CHECK_MSG(sum > 200 * 120 * 3 * 0.02, "the view shows almost nothing (mean %g)",
+                  sum / (200 * 120 * 3));
+    }
+    cs_image_free(&saved);
+    cs_image_free(&direct);
+    cs_renderer_destroy(r);
+    cs_scene_destroy(s);
+    cs_context_destroy(ctx);
+}
+
+TEST(view_without_display_fails_cleanly) {
+    if (!getenv("CSPLAT_CLI") || !*getenv("CSPLAT_CLI"))
+        SKIP("CSPLAT_CLI is not set (run through `make unit-test`)");
+    char scene[4096], args[8192], log[8192];
+    snprintf(scene, sizeof scene, "%s", test_tmp("view_empty.ply"));
+    cs_context *ctx = test_context(1);
+    cs_scene *s;
+    CHECK_OK(ctx, cs_scene_create(ctx, 1, 0, &s));
+    CHECK_OK(ctx, cs_scene_save(ctx, s, scene));
+    snprintf(args, sizeof args, "'%s'", scene);
+    /* X11 forced with no server to talk to: SDL cannot initialise video. */
+    int rc = run_view("env -u DISPLAY -u WAYLAND_DISPLAY SDL_VIDEODRIVER=x11", args, log,
+                      sizeof log);
+    CHECK_MSG(rc == 1 && strstr(log, "cannot open a window"), "exit %d: %s", rc, log);
+    /* No display and SDL's own choice (its offscreen fallback): still refused, interactively. */
+    rc = run_view("env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER", args, log, sizeof log);
+    CHECK_MSG(rc == 1 && strstr(log, "cannot open a window"), "exit %d: %s", rc, log);
+    /* Bad usage is exit 2. */
+    CHECK(run_view("", "--frames 0 x.ply", log, sizeof log) == 2);
+    CHECK(run_view("", "", log, sizeof log) == 2);
+    cs_scene_destroy(s);
+    cs_context_destroy(ctx);
 }

@@ -9,7 +9,7 @@
  * input never waits for rendering. The window shows the render stretched to the window (linear
  * filtering) and a text line (view_overlay.c) with the frame rate, Gaussian count and resolution.
  *
- * The scripted mode puts frame i of N at orbit angle 2*pi*i/N (cs_orbit_camera), rendered as the
+ * The scripted mode puts frame i of N at orbit angle 2*pi*i/N (cs_orbit_frame), rendered as the
  * interactive viewer renders a moving view (reduced resolution), except the last one, which is
  * rendered at full resolution and saved straight from the renderer's float image, so it equals
  * `csplat render SCENE --orbit N` frame N-1 at the same size.
@@ -295,8 +295,7 @@ typedef struct script {
 static void script_post(viewer *v, script *s) {
     int w, h;
     output_size(v, &w, &h);
-    float angle = 2.0f * 3.14159265358979f * (float)s->next / (float)s->frames;
-    cs_camera cam = cs_orbit_camera(&v->orbit, angle, w, h);
+    cs_camera cam = cs_orbit_frame(&v->orbit, s->next, s->frames, w, h);
     s->awaited = post_camera(v, &cam, s->next < s->frames - 1);
     s->next++;
 }
