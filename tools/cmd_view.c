@@ -410,6 +410,14 @@ static int open_window(viewer *v, const view_args *a) {
     Uint32 flags = a->frames ? 0 : SDL_WINDOW_RESIZABLE;
     v->window = SDL_CreateWindow(title, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED,
                                  (int)a->width, (int)a->height, flags);
+    /* Stills need no GPU: SDL's software renderer on a plain window surface (no framebuffer
+     * acceleration, which would load a GL driver anyway) keeps a software GL's threads off the
+     * cores the renderer uses, and works wherever a window opens. Interactive use lets SDL
+     * choose, which means the GPU when there is one. */
+    if (a->frames && !SDL_GetHint(SDL_HINT_RENDER_DRIVER)) {
+        SDL_SetHint(SDL_HINT_RENDER_DRIVER, "software");
+        SDL_SetHint(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0");
+    }
     if (v->window) v->sdl = SDL_CreateRenderer(v->window, -1, 0);
     if (!v->window || !v->sdl) {
         fprintf(stderr, "csplat view: cannot open a window: %s\n", SDL_GetError());
