@@ -65,6 +65,22 @@
 #define CS_SH_C3_5 1.445305721320277f
 #define CS_SH_C3_6 (-0.5900435899266435f)
 
+/* min, max and ceil without libm calls (at -O2 without SSE4.1, fminf/fmaxf/ceilf are calls).
+ * With a NaN argument cs_minf/cs_maxf return the other operand when it is the second, as
+ * fminf/fmaxf do; the projection culls non-finite results anyway. */
+CS_HD float cs_minf(float a, float b) {
+    return a < b ? a : b;
+}
+CS_HD float cs_maxf(float a, float b) {
+    return a > b ? a : b;
+}
+/* ceil(x) for x >= 0 (values from 2^23 up are integers already). */
+CS_HD float cs_ceil_pos(float x) {
+    if (!(x < 8388608.0f)) return x;
+    float t = (float)(int)x;
+    return t < x ? t + 1.0f : t;
+}
+
 CS_HD float cs_sigmoid(float x) {
     return 1.0f / (1.0f + expf(-x));
 }
@@ -115,8 +131,8 @@ CS_HD void cs_ewa_cov2d(const float pv[3], float fx, float fy, float limx, float
                         const float W[9], const float cov3d[6], float T[6], float cov2d[3]) {
     float z = pv[2];
     float txtz = pv[0] / z, tytz = pv[1] / z;
-    float tx = fminf(limx, fmaxf(-limx, txtz)) * z;
-    float ty = fminf(limy, fmaxf(-limy, tytz)) * z;
+    float tx = cs_minf(limx, cs_maxf(-limx, txtz)) * z;
+    float ty = cs_minf(limy, cs_maxf(-limy, tytz)) * z;
     float j00 = fx / z, j02 = -(fx * tx) / (z * z);
     float j11 = fy / z, j12 = -(fy * ty) / (z * z);
     for (int k = 0; k < 3; k++) {
@@ -149,23 +165,27 @@ CS_HD int cs_conic_radius(const float cov2d[3], float conic[3], float *radius) {
     conic[1] = -b * inv;
     conic[2] = a * inv;
     float mid = 0.5f * (a + c);
-    float lambda = mid + sqrtf(fmaxf(0.1f, mid * mid - det));
-    *radius = ceilf(3.0f * sqrtf(lambda));
+    float lambda = mid + sqrtf(cs_maxf(0.1f, mid * mid - det));
+    *radius = cs_ceil_pos(3.0f * sqrtf(lambda));
     return 1;
 }
 
 /* The reference's tile rectangle [x0, x1) x [y0, y1) of a Gaussian at mean2D (u, v) (DESIGN
  * convention) with screen radius r, on a grid of tiles_x x tiles_y tiles. The reference computes
  * it in pixel-index coordinates p = u - 0.5 as x0 = (int)((p - r) / 16), x1 = (int)((p + r + 15) /
- * 16), each clamped to [0, grid]; truncation equals floor there because negative values clamp to
- * 0 either way. Clamping in float first keeps huge values from overflowing the conversion. */
+ * 16), each clamped to [0, grid]. Clamping first and truncating after gives the same integers
+ * (truncation is floor on [0, grid], and values below 0 clamp to 0 either way) and keeps huge
+ * values from overflowing the conversion. */
+CS_HD int cs_tile_index(float v, int grid) {
+    return (int)cs_minf((float)grid, cs_maxf(0.0f, v));
+}
+
 CS_HD void cs_tile_rect(float u, float v, float r, int tiles_x, int tiles_y, int rect[4]) {
-    float px = u - 0.5f, py = v - 0.5f;
-    float tx = (float)tiles_x, ty = (float)tiles_y, ts = (float)CS_TILE;
-    rect[0] = (int)fminf(tx, fmaxf(0.0f, floorf((px - r) / ts)));
-    rect[1] = (int)fminf(tx, fmaxf(0.0f, floorf((px + r + ts - 1.0f) / ts)));
-    rect[2] = (int)fminf(ty, fmaxf(0.0f, floorf((py - r) / ts)));
-    rect[3] = (int)fminf(ty, fmaxf(0.0f, floorf((py + r + ts - 1.0f) / ts)));
+    float px = u - 0.5f, py = v - 0.5f, ts = (float)CS_TILE;
+    rect[0] = cs_tile_index((px - r) / ts, tiles_x);
+    rect[1] = cs_tile_index((px + r + ts - 1.0f) / ts, tiles_x);
+    rect[2] = cs_tile_index((py - r) / ts, tiles_y);
+    rect[3] = cs_tile_index((py + r + ts - 1.0f) / ts, tiles_y);
 }
 
 /* The squared Mahalanobis distance d^T conic d up to which a Gaussian of opacity o can reach
@@ -219,7 +239,7 @@ CS_HD void cs_sh_color(int degree, const float dir[3], const float *sh, float rg
     for (int ch = 0; ch < 3; ch++) {
         float acc = 0.0f;
         for (int k = 0; k < k_n; k++) acc += b[k] * sh[3 * k + ch];
-        rgb[ch] = fmaxf(acc + 0.5f, 0.0f);
+        rgb[ch] = cs_maxf(acc + 0.5f, 0.0f);
     }
 }
 

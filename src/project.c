@@ -75,8 +75,9 @@ static void project_one(const cs_project_args *a, int64_t i, cs_splat *s) {
     s->conic[1] = conic[1];
     s->conic[2] = conic[2];
     s->opacity = cs_sigmoid(a->opacities[i]);
+    s->support = cs_alpha_support(s->opacity);
     s->depth = pv[2];
-    s->radius = (int32_t)fminf(radius, (float)(1 << 30));
+    s->radius = (int32_t)cs_minf(radius, (float)(1 << 30));
     for (int k = 0; k < 4; k++) s->rect[k] = (uint16_t)rect[k];
 }
 

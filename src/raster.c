@@ -80,7 +80,8 @@ void cs__raster_tile(const cs_raster_args *a, int64_t tile) {
                 float dx = s->x - ((float)(st.x0 + i) + 0.5f);
                 float power = -0.5f * (ca * dx * dx + cc * dy * dy) - cb * dx * dy;
                 if (power > 0.0f) continue;
-                float alpha = fminf(CS_ALPHA_MAX, o * expf(power));
+                float alpha = o * expf(power);
+                alpha = alpha < CS_ALPHA_MAX ? alpha : CS_ALPHA_MAX; /* fminf is a libm call */
                 if (alpha < CS_ALPHA_MIN) continue;
                 float t = st.t[q];
                 float test_t = t * (1.0f - alpha);

@@ -4,8 +4,11 @@
  */
 #include "render_fixture.h"
 
+#include "npz.h"
+
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static void normalize3(double v[3]) {
@@ -130,4 +133,72 @@ fixture_diff fixture_compare_f(const float *a, const float *b, int64_t pixels, i
         d.over += off;
     }
     return finish(d, pixels, channels);
+}
+
+cs_scene *fixture_garden(cs_context *ctx, cs_camera cams[3], char *why, size_t why_len) {
+    const char *path = test_data("gsplat_test_garden/test_garden.npz");
+    if (!path) {
+        snprintf(why, why_len, "gsplat_test_garden/test_garden.npz is absent");
+        return NULL;
+    }
+    cs_npz *npz;
+    if (cs__npz_load(ctx, path, &npz) != CS_OK) {
+        snprintf(why, why_len, "%s", cs_context_last_error(ctx));
+        return NULL;
+    }
+    const cs_npz_array *means = cs__npz_find(npz, "means3d"), *colors = cs__npz_find(npz, "colors");
+    const cs_npz_array *views = cs__npz_find(npz, "viewmats"), *ks = cs__npz_find(npz, "Ks");
+    const cs_npz_array *w = cs__npz_find(npz, "width"), *h = cs__npz_find(npz, "height");
+    cs_scene *scene = NULL;
+    float *buf = NULL;
+    if (!means || !colors || !views || !ks || !w || !h || means->ndim != 2 ||
+        means->shape[1] != 3 || colors->count != means->count || views->count != 48 ||
+        ks->count != 27) {
+        snprintf(why, why_len, "%s: unexpected arrays", path);
+        goto done;
+    }
+    int64_t n = means->shape[0];
+    float wh[2];
+    buf = malloc((size_t)means->count * sizeof *buf);
+    float vm[48], k[27];
+    if (!buf || cs__npz_to_float(ctx, means, buf) != CS_OK ||
+        cs__npz_to_float(ctx, views, vm) != CS_OK || cs__npz_to_float(ctx, ks, k) != CS_OK ||
+        cs__npz_to_float(ctx, w, &wh[0]) != CS_OK || cs__npz_to_float(ctx, h, &wh[1]) != CS_OK ||
+        cs_scene_create(ctx, n, 3, &scene) != CS_OK) {
+        snprintf(why, why_len, "%s: %s", path, cs_context_last_error(ctx));
+        goto done;
+    }
+    cs_scene_params p = cs_scene_get_params(scene);
+    test_rng rng = test_rng_seed(2024);
+    for (int64_t i = 0; i < n; i++) {
+        for (int c = 0; c < 3; c++) {
+            p.means[3 * i + c] = buf[3 * i + c];
+            p.log_scales[3 * i + c] = (float)(log(0.003) + log(20.0 / 3.0) * test_rng_uniform(&rng));
+        }
+        for (int c = 0; c < 4; c++) p.quats[4 * i + c] = (float)test_rng_normal(&rng);
+        double o = 0.05 + 0.9 * test_rng_uniform(&rng);
+        p.opacities[i] = (float)log(o / (1 - o));
+        float *sh = p.sh + (size_t)i * 48;
+        for (int c = 0; c < 3; c++) /* rgb = SH_C0 dc + 0.5 reproduces the point colour */
+            sh[c] = (float)((colors->data[3 * i + c] / 255.0 - 0.5) / 0.28209479177387814);
+        for (int c = 3; c < 48; c++) sh[c] = (float)(0.1 * test_rng_normal(&rng));
+    }
+    for (int v = 0; v < 3; v++) {
+        cs_camera *cam = &cams[v];
+        memset(cam, 0, sizeof *cam);
+        for (int r = 0; r < 3; r++) {
+            for (int c = 0; c < 3; c++) cam->R[3 * r + c] = vm[16 * v + 4 * r + c];
+            cam->t[r] = vm[16 * v + 4 * r + 3];
+        }
+        cam->fx = k[9 * v + 0];
+        cam->fy = k[9 * v + 4];
+        cam->cx = k[9 * v + 2];
+        cam->cy = k[9 * v + 5];
+        cam->width = (int)wh[0];
+        cam->height = (int)wh[1];
+    }
+done:
+    free(buf);
+    cs__npz_destroy(npz);
+    return scene;
 }

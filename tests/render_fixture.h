@@ -21,6 +21,12 @@ cs_camera fixture_camera(int width, int height, float focal, const float eye[3],
 cs_scene *fixture_random_scene(cs_context *ctx, const cs_camera *cam, int64_t n, int degree,
                                unsigned long long seed);
 
+/* The garden points (138,766 of them, ../shared/data/gsplat_test_garden) as a degree-3 scene:
+ * DC from the point colours, seeded random rest coefficients, log-uniform anisotropic scales of
+ * 3..20 mm (a few pixels each in its 648x420 views), random rotations and opacities; and its 3
+ * cameras. NULL with the reason in why when the data is absent or unreadable. */
+cs_scene *fixture_garden(cs_context *ctx, cs_camera cams[3], char *why, size_t why_len);
+
 /* Images owned by the test (free with fixture_image_free). */
 cs_image fixture_image(int width, int height, int channels);
 void fixture_image_free(cs_image *im);

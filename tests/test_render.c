@@ -89,3 +89,19 @@ TEST(render_matches_reference_random) {
     }
     cs_context_destroy(ctx);
 }
+
+TEST(render_matches_reference_garden) {
+    cs_context *ctx = test_context(2);
+    cs_camera cams[3];
+    char why[512];
+    cs_scene *scene = fixture_garden(ctx, cams, why, sizeof why);
+    if (!scene) {
+        cs_context_destroy(ctx);
+        SKIP("%s", why);
+    }
+    cs_scene_params p = cs_scene_get_params(scene);
+    for (int v = 0; v < 3; v++) check_against_reference(ctx, scene, p, &cams[v], 0, "garden");
+    check_against_reference(ctx, scene, p, &cams[0], 1, "garden");
+    cs_scene_destroy(scene);
+    cs_context_destroy(ctx);
+}
