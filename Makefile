@@ -2,7 +2,7 @@
 # and libFuzzer targets.
 #
 #   make                     library + CLI (build/)
-#   make test                unit tests, then the installed-library check
+#   make test                unit tests, then the installed-library and viewer checks
 #   make SAN=address test    AddressSanitizer + UndefinedBehaviorSanitizer (build/san-address/)
 #   make SAN=thread test     ThreadSanitizer (build/san-thread/)
 #   make WERROR=1            warnings are errors (CI)
@@ -68,7 +68,8 @@ TESTS  := $(BUILD)/csplat_tests
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZERS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all test unit-test install-check bench fuzz fuzz-run install deps demo clean format
+.PHONY: all test unit-test install-check view-check bench fuzz fuzz-run install deps demo clean \
+        format
 all: $(STATIC) $(SHARED) $(CLI)
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c
@@ -108,7 +109,11 @@ unit-test: $(TESTS) $(CLI)
 install-check: $(STATIC) $(SHARED) $(CLI)
 	sh tests/install_check.sh
 
-test: unit-test $(if $(SAN),,install-check)
+# `csplat view --frames` under xvfb-run against `csplat render --orbit` (skips without xvfb-run).
+view-check: $(CLI)
+	sh tests/view_check.sh $(CLI)
+
+test: unit-test $(if $(SAN),,install-check view-check)
 
 $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)

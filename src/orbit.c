@@ -17,9 +17,9 @@
  *
  * Camera at angle a: horizontal direction h = start cos a + (up x start) sin a (counter-clockwise
  * seen from above), eye = center + d (h cos(elevation) + up sin(elevation)), looking at center with
- * the image's -y along up. Focal length: the image's shorter side spans `fov`; d = radius / sin(fov/2)
- * so a sphere of that radius fits the shorter side. Square pixels, principal point at the image
- * centre, no distortion.
+ * the image's -y along up. Focal length: the image's shorter side spans `fov`; d = radius /
+ * sin(fov/2) so a sphere of that radius fits the shorter side. Square pixels, principal point at
+ * the image centre, no distortion.
  *
  * Not done: scenes smaller than the rasterizer's near plane (0.2 world units) are not rescaled.
  */
@@ -77,7 +77,8 @@ static float dot3(const float a[3], const float b[3]) {
 }
 
 static void cross3(const float a[3], const float b[3], float out[3]) {
-    float x = a[1] * b[2] - a[2] * b[1], y = a[2] * b[0] - a[0] * b[2], z = a[0] * b[1] - a[1] * b[0];
+    float x = a[1] * b[2] - a[2] * b[1], y = a[2] * b[0] - a[0] * b[2],
+          z = a[0] * b[1] - a[1] * b[0];
     out[0] = x;
     out[1] = y;
     out[2] = z;

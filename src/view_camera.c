@@ -26,7 +26,8 @@ static float dot3(const float *a, const float *b) {
 }
 
 static void cross3(const float *a, const float *b, float *out) {
-    float x = a[1] * b[2] - a[2] * b[1], y = a[2] * b[0] - a[0] * b[2], z = a[0] * b[1] - a[1] * b[0];
+    float x = a[1] * b[2] - a[2] * b[1], y = a[2] * b[0] - a[0] * b[2],
+          z = a[0] * b[1] - a[1] * b[0];
     out[0] = x;
     out[1] = y;
     out[2] = z;
@@ -93,7 +94,8 @@ void cs__view_snap(cs__view *v, const cs_camera *cam, const float target[3]) {
     orthonormalize(v->R);
     float to_target[3];
     for (int a = 0; a < 3; a++) {
-        v->eye[a] = -(cam->R[a] * cam->t[0] + cam->R[3 + a] * cam->t[1] + cam->R[6 + a] * cam->t[2]);
+        v->eye[a] =
+            -(cam->R[a] * cam->t[0] + cam->R[3 + a] * cam->t[1] + cam->R[6 + a] * cam->t[2]);
         to_target[a] = target[a] - v->eye[a];
     }
     float ahead = dot3(to_target, v->R + 6);
@@ -144,7 +146,8 @@ void cs__view_zoom(cs__view *v, float factor) {
 }
 
 void cs__view_fly(cs__view *v, float forward, float right, float up) {
-    for (int a = 0; a < 3; a++) v->eye[a] += forward * v->R[6 + a] + right * v->R[a] + up * v->up[a];
+    for (int a = 0; a < 3; a++)
+        v->eye[a] += forward * v->R[6 + a] + right * v->R[a] + up * v->up[a];
 }
 
 cs_camera cs__view_camera(const cs__view *v, int width, int height) {

@@ -14,12 +14,12 @@
 #include "csplat.h"
 
 typedef struct cs__view {
-    float R[9];     /* world-to-camera rotation, rows right, down, forward (world coordinates) */
-    float eye[3];   /* camera centre, world */
-    float dist;     /* distance from eye to the pivot along forward, > 0 */
-    float up[3];    /* unit world up */
-    float focal;    /* focal length / image height */
-    float radius;   /* scene radius (world units) */
+    float R[9];   /* world-to-camera rotation, rows right, down, forward (world coordinates) */
+    float eye[3]; /* camera centre, world */
+    float dist;   /* distance from eye to the pivot along forward, > 0 */
+    float up[3];  /* unit world up */
+    float focal;  /* focal length / image height */
+    float radius; /* scene radius (world units) */
 } cs__view;
 
 /* The view of an orbit's camera at `angle` (pivot at the orbit's center). */

@@ -99,7 +99,8 @@ TEST(orbit_fit_up_from_points_and_cameras) {
      * (OpenCV-style up), tilted by a rotation about x so the answer is not an axis. */
     float tilt = 0.3f, c = cosf(tilt), sn = sinf(tilt);
     for (int i = 0; i < n; i++) {
-        float x = (float)test_rng_uniform(&rng) * 10 - 5, z = (float)test_rng_uniform(&rng) * 10 - 5;
+        float x = (float)test_rng_uniform(&rng) * 10 - 5,
+              z = (float)test_rng_uniform(&rng) * 10 - 5;
         float y = (float)test_rng_normal(&rng) * 0.05f;
         if (i % 4 == 0) y -= (float)test_rng_uniform(&rng) * 2.0f;
         p.means[3 * i] = x;
@@ -149,8 +150,12 @@ TEST(orbit_fit_empty_scene_defaults) {
 }
 
 TEST(orbit_camera_geometry) {
-    cs_orbit o = {.center = {1, 2, 3}, .up = {0, 0, 1}, .start = {1, 0, 0}, .radius = 2,
-                  .elevation = 0.4f, .fov = 1.0f};
+    cs_orbit o = {.center = {1, 2, 3},
+                  .up = {0, 0, 1},
+                  .start = {1, 0, 0},
+                  .radius = 2,
+                  .elevation = 0.4f,
+                  .fov = 1.0f};
     float d = 2 / sinf(0.5f);
     for (int i = 0; i < 8; i++) {
         float angle = 2 * PI * (float)i / 8;
@@ -179,15 +184,20 @@ TEST(orbit_camera_geometry) {
     cs_camera tall = cs_orbit_camera(&o, 0, 300, 900);
     CHECK_NEAR(tall.fx, 150 / tanf(0.5f), 1e-3);
     /* Frame 3 of 8 is the camera at 3/4 pi; frame 0 at angle 0. */
-    cs_camera f3 = cs_orbit_frame(&o, 3, 8, 640, 480), a3 = cs_orbit_camera(&o, 0.75f * PI, 640, 480);
+    cs_camera f3 = cs_orbit_frame(&o, 3, 8, 640, 480),
+              a3 = cs_orbit_camera(&o, 0.75f * PI, 640, 480);
     for (int i = 0; i < 9; i++) CHECK_NEAR(f3.R[i], a3.R[i], 1e-6);
     cs_camera f0 = cs_orbit_frame(&o, 0, 8, 640, 480);
     CHECK(memcmp(&f0, &cam, sizeof cam) == 0);
 }
 
 static cs__view test_view(void) {
-    cs_orbit o = {.center = {0, 0, 0}, .up = {0, -1, 0}, .start = {0, 0, -1}, .radius = 1,
-                  .elevation = 0.3f, .fov = 0.8f};
+    cs_orbit o = {.center = {0, 0, 0},
+                  .up = {0, -1, 0},
+                  .start = {0, 0, -1},
+                  .radius = 1,
+                  .elevation = 0.3f,
+                  .fov = 0.8f};
     cs__view v;
     cs__view_from_orbit(&v, &o, 0.7f);
     return v;
@@ -198,8 +208,12 @@ static void pivot_of(const cs__view *v, float out[3]) {
 }
 
 TEST(view_from_orbit_matches_orbit_camera) {
-    cs_orbit o = {.center = {0.5f, 0, 1}, .up = {0, -1, 0}, .start = {0, 0, -1}, .radius = 3,
-                  .elevation = 0.3f, .fov = 0.8f};
+    cs_orbit o = {.center = {0.5f, 0, 1},
+                  .up = {0, -1, 0},
+                  .start = {0, 0, -1},
+                  .radius = 3,
+                  .elevation = 0.3f,
+                  .fov = 0.8f};
     cs__view v;
     cs__view_from_orbit(&v, &o, 1.1f);
     cs_camera a = cs_orbit_camera(&o, 1.1f, 960, 540), b = cs__view_camera(&v, 960, 540);
@@ -220,7 +234,7 @@ TEST(view_orbit_keeps_pivot_and_turns_the_right_way) {
     memcpy(right0, v.R, sizeof right0);
     cs__view_orbit(&v, 0.1f, 0);
     float moved[3] = {v.eye[0] - eye0[0], v.eye[1] - eye0[1], v.eye[2] - eye0[2]}, p2[3];
-    CHECK(dot3(moved, right0) > 0); /* positive yaw: eye to the right */
+    CHECK(dot3(moved, right0) > 0);         /* positive yaw: eye to the right */
     CHECK_NEAR(dot3(moved, v.up), 0, 1e-5); /* yaw keeps the height */
     pivot_of(&v, p2);
     for (int a = 0; a < 3; a++) CHECK_NEAR(p2[a], pivot[a], 1e-5);
@@ -283,8 +297,12 @@ TEST(view_zoom_and_fly) {
 
 TEST(view_snap_reproduces_the_dataset_camera) {
     cs__view v = test_view();
-    cs_orbit o = {.center = {0, 0, 0}, .up = {0, 0, 1}, .start = {0.6f, 0.8f, 0}, .radius = 2,
-                  .elevation = -0.2f, .fov = 0.7f};
+    cs_orbit o = {.center = {0, 0, 0},
+                  .up = {0, 0, 1},
+                  .start = {0.6f, 0.8f, 0},
+                  .radius = 2,
+                  .elevation = -0.2f,
+                  .fov = 0.7f};
     cs_camera cam = cs_orbit_camera(&o, 2.0f, 648, 420);
     cam.fy *= 1.1f; /* a focal length different from the view's */
     float target[3] = {0.1f, 0.2f, 0.3f};
@@ -349,8 +367,8 @@ TEST(view_scripted_screenshot_matches_direct_render) {
     snprintf(scene, sizeof scene, "%s", test_tmp("view_scene.ply"));
     snprintf(shot, sizeof shot, "%s", test_tmp("view_shot.png"));
     CHECK_OK(ctx, cs_scene_save(ctx, s, scene));
-    snprintf(args, sizeof args, "'%s' --frames 5 --screenshot '%s' --width 200 --height 120",
-             scene, shot);
+    snprintf(args, sizeof args, "'%s' --frames 5 --screenshot '%s' --width 200 --height 120", scene,
+             shot);
     int rc = run_view("xvfb-run -a", args, log, sizeof log);
     CHECK_MSG(rc == 0, "exit %d: %s", rc, log);
     CHECK_MSG(strstr(log, "FPS") != NULL, "no frame rate reported: %s", log);
@@ -397,8 +415,8 @@ TEST(view_without_display_fails_cleanly) {
     CHECK_OK(ctx, cs_scene_save(ctx, s, scene));
     snprintf(args, sizeof args, "'%s'", scene);
     /* X11 forced with no server to talk to: SDL cannot initialise video. */
-    int rc = run_view("env -u DISPLAY -u WAYLAND_DISPLAY SDL_VIDEODRIVER=x11", args, log,
-                      sizeof log);
+    int rc =
+        run_view("env -u DISPLAY -u WAYLAND_DISPLAY SDL_VIDEODRIVER=x11", args, log, sizeof log);
     CHECK_MSG(rc == 1 && strstr(log, "cannot open a window"), "exit %d: %s", rc, log);
     /* No display and SDL's own choice (its offscreen fallback): still refused, interactively. */
     rc = run_view("env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER", args, log, sizeof log);

@@ -46,17 +46,17 @@ static const char help[] =
     "N or PageDown next camera, B or PageUp previous; R reset view; G background black/white;\n"
     "Z depth view; P screenshot (csplat-screenshot-NNN.png); Esc quit.\n";
 
-#define SETTLE_S 0.2         /* full resolution this long after the last movement */
+#define SETTLE_S 0.2                 /* full resolution this long after the last movement */
 #define ORBIT_RAD_PER_PX 3.14159265f /* per window height: a full-height drag turns 180 degrees */
-#define WHEEL_FACTOR 0.85f   /* distance factor per wheel notch */
-#define FLY_SPEED 0.5f       /* scene radii per second; shift multiplies by 4 */
-#define MESSAGE_S 3.0        /* how long a message stays on the overlay line */
-#define RECENT 8             /* frames averaged for the FPS figure */
+#define WHEEL_FACTOR 0.85f           /* distance factor per wheel notch */
+#define FLY_SPEED 0.5f               /* scene radii per second; shift multiplies by 4 */
+#define MESSAGE_S 3.0                /* how long a message stays on the overlay line */
+#define RECENT 8                     /* frames averaged for the FPS figure */
 
 typedef struct viewer {
     /* scene */
     cs_scene *scene;
-    cs_camera *cameras; /* [camera_count] copies from the camera set */
+    cs_camera *cameras;                 /* [camera_count] copies from the camera set */
     int64_t camera_count, camera_index; /* -1 before the first snap */
     cs_orbit orbit;
     /* window */
@@ -72,8 +72,8 @@ typedef struct viewer {
     view_frame shown;
     bool have_frame;
     /* statistics for the overlay */
-    double recent_ms[RECENT]; /* render times of the last frames, ring */
-    int frame_count;
+    double recent_ms[RECENT]; /* render times of the last reduced (moving) frames, ring */
+    int moving_count;
     char message[256];
     double message_until;
     char overlay[320];
@@ -131,8 +131,8 @@ static void upload_frame(viewer *v, bool *failed) {
         v->frame_tex = SDL_CreateTexture(v->sdl, SDL_PIXELFORMAT_RGBA32,
                                          SDL_TEXTUREACCESS_STREAMING, v->tex_w, v->tex_h);
         if (!v->frame_tex) {
-            fprintf(stderr, "csplat view: cannot create a %dx%d texture: %s\n", v->tex_w,
-                    v->tex_h, SDL_GetError());
+            fprintf(stderr, "csplat view: cannot create a %dx%d texture: %s\n", v->tex_w, v->tex_h,
+                    SDL_GetError());
             *failed = true;
             return;
         }
@@ -140,14 +140,15 @@ static void upload_frame(viewer *v, bool *failed) {
     SDL_Rect rect = {0, 0, f->width, f->height};
     SDL_UpdateTexture(v->frame_tex, &rect, f->rgba, 4 * f->width);
     v->have_frame = true;
-    v->recent_ms[v->frame_count++ % RECENT] = f->ms;
+    if (!f->full) v->recent_ms[v->moving_count++ % RECENT] = f->ms;
 }
 
-/* Frames per second the render thread sustains: the mean render time of the recent frames. When
- * the view moves continuously this is the rate frames reach the screen (uploading and presenting
- * overlap the next render); when it is still, it is what a frame of this view costs. */
+/* Frames per second: while the view moves, the mean over the recent reduced frames (the rate
+ * they reach the screen, since uploading and presenting overlap the next render); once it is
+ * still, what the full-resolution frame on screen cost. */
 static double current_fps(const viewer *v) {
-    int n = v->frame_count < RECENT ? v->frame_count : RECENT;
+    if (v->shown.full) return v->shown.ms > 0 ? 1e3 / v->shown.ms : 0;
+    int n = v->moving_count < RECENT ? v->moving_count : RECENT;
     double sum = 0;
     for (int i = 0; i < n; i++) sum += v->recent_ms[i];
     return sum > 0 ? 1e3 * n / sum : 0;
@@ -156,9 +157,9 @@ static double current_fps(const viewer *v) {
 /* Rebuild the overlay line; true when its text changed. */
 static bool update_overlay(viewer *v) {
     char text[sizeof v->overlay];
-    int n = snprintf(text, sizeof text, "%.1f FPS | %lld Gaussians | %dx%d%s%s",
-                     current_fps(v), (long long)cs_scene_count(v->scene), v->shown.width,
-                     v->shown.height, v->shown.full ? "" : " (moving)", v->depth ? " | depth" : "");
+    int n = snprintf(text, sizeof text, "%.1f FPS | %lld Gaussians | %dx%d%s%s", current_fps(v),
+                     (long long)cs_scene_count(v->scene), v->shown.width, v->shown.height,
+                     v->shown.full ? "" : " (moving)", v->depth ? " | depth" : "");
     if (v->camera_index >= 0 && n > 0 && (size_t)n < sizeof text)
         n += snprintf(text + n, sizeof text - (size_t)n, " | camera %lld/%lld",
                       (long long)v->camera_index + 1, (long long)v->camera_count);
@@ -205,6 +206,7 @@ static void reset_view(viewer *v) {
     v->camera_index = -1;
 }
 
+/* Take dataset camera `index`, wrapping around the set (next after the last is the first). */
 static void snap(viewer *v, int64_t index) {
     if (v->camera_count == 0) {
         set_message(v, "no cameras (use --cameras)");
@@ -220,22 +222,41 @@ static bool on_key(viewer *v, const SDL_KeyboardEvent *k, bool *quit) {
     if (k->repeat) return false;
     SDL_Keycode key = k->keysym.sym;
     if (key >= SDLK_1 && key <= SDLK_9) {
+        if (key - SDLK_1 >= v->camera_count && v->camera_count > 0) {
+            char text[64];
+            snprintf(text, sizeof text, "there are %lld cameras", (long long)v->camera_count);
+            set_message(v, text);
+            return false;
+        }
         snap(v, key - SDLK_1);
         return true;
     }
     switch (key) {
-    case SDLK_ESCAPE: *quit = true; return false;
-    case SDLK_r: reset_view(v); return true;
-    case SDLK_g: v->white_background = !v->white_background; return true;
-    case SDLK_z: v->depth = !v->depth; return true;
+    case SDLK_ESCAPE:
+        *quit = true;
+        return false;
+    case SDLK_r:
+        reset_view(v);
+        return true;
+    case SDLK_g:
+        v->white_background = !v->white_background;
+        return true;
+    case SDLK_z:
+        v->depth = !v->depth;
+        return true;
     case SDLK_n:
-    case SDLK_PAGEDOWN: snap(v, v->camera_index + 1); return true;
+    case SDLK_PAGEDOWN:
+        snap(v, v->camera_index + 1);
+        return true;
     case SDLK_b:
-    case SDLK_PAGEUP: snap(v, v->camera_index < 0 ? -1 : v->camera_index - 1); return true;
+    case SDLK_PAGEUP:
+        snap(v, v->camera_index < 0 ? -1 : v->camera_index - 1);
+        return true;
     case SDLK_p:
         view_renderer_screenshot(v->vr, NULL);
         return false;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -281,12 +302,12 @@ static bool fly_keys_held(void) {
 /* Scripted run: frame i of `frames` at angle 2*pi*i/frames, the last at full resolution and
  * saved to `shot` (may be NULL). */
 typedef struct script {
-    int frames, next;       /* frames to render; index of the next frame to post */
+    int frames, next; /* frames to render; index of the next frame to post */
     const char *shot;
-    uint64_t awaited;       /* version of the frame in flight */
+    uint64_t awaited; /* version of the frame in flight */
     bool shot_sent;
     double t_start, t_moving_end;
-    double sum_w, sum_h;    /* over the moving frames, for the mean resolution */
+    double sum_w, sum_h; /* over the moving frames, for the mean resolution */
     int moving_frames;
     double full_ms;
     int full_w, full_h;
@@ -533,10 +554,12 @@ int cmd_view(int argc, char **argv) {
     const char *driver = SDL_GetCurrentVideoDriver();
     if (!a.frames && driver && !getenv("SDL_VIDEODRIVER") &&
         (strcmp(driver, "offscreen") == 0 || strcmp(driver, "dummy") == 0)) {
-        fprintf(stderr, "csplat view: cannot open a window: no display (SDL found only its '%s' "
-                        "driver)\n"
-                        "Set DISPLAY or WAYLAND_DISPLAY, or make stills with --frames N "
-                        "--screenshot OUT.png.\n", driver);
+        fprintf(stderr,
+                "csplat view: cannot open a window: no display (SDL found only its '%s' "
+                "driver)\n"
+                "Set DISPLAY or WAYLAND_DISPLAY, or make stills with --frames N "
+                "--screenshot OUT.png.\n",
+                driver);
         SDL_Quit();
         return CLI_FAILURE;
     }
@@ -569,7 +592,8 @@ int cmd_view(int argc, char **argv) {
         script s = {.frames = (int)a.frames, .shot = a.shot};
         if (!a.frames)
             fputs("csplat view: drag to orbit, right-drag to pan, wheel to zoom, WASD/QE to fly; "
-                  "`csplat view --help` lists the keys\n", stderr);
+                  "`csplat view --help` lists the keys\n",
+                  stderr);
         rc = run(&v, a.frames ? &s : NULL);
     }
     view_renderer_stop(v.vr);

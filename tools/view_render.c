@@ -285,8 +285,9 @@ static void *thread_main(void *arg) {
         bool full = !moving || shot;
         bool have = shot && vr->done_full && vr->done_version == version;
         if (!have) {
-            float scale = full ? 1.0f : vr->desc.moving_scale > 0 ? vr->desc.moving_scale
-                                                                  : vr->scale;
+            float scale = full                        ? 1.0f
+                          : vr->desc.moving_scale > 0 ? vr->desc.moving_scale
+                                                      : vr->scale;
             if (!render_frame(vr, &r, scale, err, sizeof err)) {
                 pthread_mutex_lock(&vr->lock);
                 post_message(vr, VIEW_MESSAGE_FATAL, err);

@@ -42,11 +42,11 @@ typedef enum view_message_kind {
 } view_message_kind;
 
 typedef struct view_renderer_desc {
-    cs_context *ctx;       /* used only by the render thread from start to stop */
-    const cs_scene *scene; /* read-only while the thread runs */
-    float moving_scale;    /* fixed resolution scale while moving in (0, 1]; 0 = adaptive */
-    double target_fps;     /* the adaptive scale aims for this frame rate while moving */
-    double settle_s;       /* full resolution this long after the last moving request */
+    cs_context *ctx;            /* used only by the render thread from start to stop */
+    const cs_scene *scene;      /* read-only while the thread runs */
+    float moving_scale;         /* fixed resolution scale while moving in (0, 1]; 0 = adaptive */
+    double target_fps;          /* the adaptive scale aims for this frame rate while moving */
+    double settle_s;            /* full resolution this long after the last moving request */
     void (*notify)(void *user); /* called from the thread after a frame or a message */
     void *user;
 } view_renderer_desc;
