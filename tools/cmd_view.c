@@ -95,22 +95,20 @@ static void output_size(viewer *v, int *w, int *h) {
     }
 }
 
-static uint64_t post_view(viewer *v, bool moving) {
-    int w, h;
-    output_size(v, &w, &h);
-    view_request r = {.camera = cs__view_camera(&v->view, w, h),
-                      .white_background = v->white_background,
-                      .depth = v->depth,
-                      .moving = moving};
-    return view_renderer_request(v->vr, &r);
-}
-
 static uint64_t post_camera(viewer *v, const cs_camera *cam, bool moving) {
     view_request r = {.camera = *cam,
                       .white_background = v->white_background,
                       .depth = v->depth,
                       .moving = moving};
     return view_renderer_request(v->vr, &r);
+}
+
+/* Post the interactive view at the window's resolution. */
+static uint64_t post_view(viewer *v, bool moving) {
+    int w, h;
+    output_size(v, &w, &h);
+    cs_camera cam = cs__view_camera(&v->view, w, h);
+    return post_camera(v, &cam, moving);
 }
 
 static void set_message(viewer *v, const char *text) {
@@ -302,7 +300,8 @@ static bool fly_keys_held(void) {
 /* Scripted run: frame i of `frames` at angle 2*pi*i/frames, the last at full resolution and
  * saved to `shot` (may be NULL). */
 typedef struct script {
-    int frames, next; /* frames to render; index of the next frame to post */
+    int frames, next;  /* frames to render; index of the next frame to post */
+    int width, height; /* of the frames, whatever the window's size */
     const char *shot;
     uint64_t awaited; /* version of the frame in flight */
     bool shot_sent;
@@ -314,9 +313,7 @@ typedef struct script {
 } script;
 
 static void script_post(viewer *v, script *s) {
-    int w, h;
-    output_size(v, &w, &h);
-    cs_camera cam = cs_orbit_frame(&v->orbit, s->next, s->frames, w, h);
+    cs_camera cam = cs_orbit_frame(&v->orbit, s->next, s->frames, s->width, s->height);
     s->awaited = post_camera(v, &cam, s->next < s->frames - 1);
     s->next++;
 }
@@ -429,8 +426,17 @@ static int open_window(viewer *v, const view_args *a) {
     char title[512];
     snprintf(title, sizeof title, "csplat view - %s", a->scene);
     Uint32 flags = a->frames ? 0 : SDL_WINDOW_RESIZABLE;
+    /* The scripted mode renders at --width x --height whatever the window; its window is only a
+     * preview, kept within 1280x720 so large stills work on small (virtual) screens. */
+    double fit = 1;
+    if (a->frames) {
+        double fw = 1280.0 / (double)a->width, fh = 720.0 / (double)a->height;
+        fit = fw < fh ? fw : fh;
+        fit = fit < 1 ? fit : 1;
+    }
+    int w = (int)((double)a->width * fit), h = (int)((double)a->height * fit);
     v->window = SDL_CreateWindow(title, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED,
-                                 (int)a->width, (int)a->height, flags);
+                                 w > 16 ? w : 16, h > 16 ? h : 16, flags);
     /* Stills need no GPU: SDL's software renderer on a plain window surface (no framebuffer
      * acceleration, which would load a GL driver anyway) keeps a software GL's threads off the
      * cores the renderer uses, and works wherever a window opens. Interactive use lets SDL
@@ -589,7 +595,10 @@ int cmd_view(int argc, char **argv) {
         }
     }
     if (rc == CLI_OK) {
-        script s = {.frames = (int)a.frames, .shot = a.shot};
+        script s = {.frames = (int)a.frames,
+                    .width = (int)a.width,
+                    .height = (int)a.height,
+                    .shot = a.shot};
         if (!a.frames)
             fputs("csplat view: drag to orbit, right-drag to pan, wheel to zoom, WASD/QE to fly; "
                   "`csplat view --help` lists the keys\n",
