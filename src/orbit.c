@@ -139,7 +139,8 @@ static void up_from_points(const float *means, size_t n, const float lo[3], cons
     for (size_t i = 0; i < n; i++) {
         const float *m = means + 3 * i;
         if (!in_box(m, lo, hi)) continue;
-        double d[3] = {m[0] - center[0], m[1] - center[1], m[2] - center[2]};
+        double d[3] = {(double)(m[0] - center[0]), (double)(m[1] - center[1]),
+                       (double)(m[2] - center[2])};
         for (int r = 0; r < 3; r++)
             for (int c = 0; c < 3; c++) cov[r][c] += d[r] * d[c];
         inside++;
