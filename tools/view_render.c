@@ -61,12 +61,12 @@ struct view_renderer {
     /* Owned by the thread. */
     cs_renderer *renderer;
     view_frame back;
-    float *rgb, *alpha, *depth, *vis; /* [pixels * 3], [pixels], [pixels], [pixels * 3] */
+    float *rgb, *alpha, *depth; /* [pixels * 3] shown (colour or depth view), [pixels], [pixels] */
     size_t pixel_capacity;
     float scale;
     uint64_t done_version;
     bool done_full;
-    int done_width, done_height; /* of the image in vis */
+    int done_width, done_height; /* of the image in rgb */
 };
 
 static double now_s(void) {
@@ -107,9 +107,7 @@ static bool reserve_pixels(view_renderer *vr, size_t pixels) {
     if (alpha) vr->alpha = alpha;
     float *depth = realloc(vr->depth, pixels * sizeof *depth);
     if (depth) vr->depth = depth;
-    float *vis = realloc(vr->vis, pixels * 3 * sizeof *vis);
-    if (vis) vr->vis = vis;
-    if (!rgb || !alpha || !depth || !vis) return false;
+    if (!rgb || !alpha || !depth) return false;
     vr->pixel_capacity = pixels;
     return true;
 }
@@ -119,7 +117,8 @@ static int cmp_float(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Inverse depth normalised between robust bounds, alpha-blended over the background, into vis. */
+/* Inverse depth normalised between robust bounds, alpha-blended over the background, as grey
+ * into rgb (which the renderer did not fill: it drew alpha and depth only). */
 static void depth_view(view_renderer *vr, size_t pixels, float bg) {
     float sample[DEPTH_SAMPLES];
     size_t stride = pixels / DEPTH_SAMPLES + 1, n = 0;
@@ -139,11 +138,11 @@ static void depth_view(view_renderer *vr, size_t pixels, float bg) {
             g = g < 0 ? 0 : g > 1 ? 1 : g;
         }
         float v = a * g + (1 - a) * bg;
-        vr->vis[3 * i] = vr->vis[3 * i + 1] = vr->vis[3 * i + 2] = v;
+        vr->rgb[3 * i] = vr->rgb[3 * i + 1] = vr->rgb[3 * i + 2] = v;
     }
 }
 
-/* Render `r` at `scale` of its size into vis and back. False with err set on failure. */
+/* Render `r` at `scale` of its size into rgb and back. False with err set on failure. */
 static bool render_frame(view_renderer *vr, const view_request *r, float scale, char *err,
                          size_t err_len) {
     double t0 = now_s();
@@ -185,13 +184,10 @@ static bool render_frame(view_renderer *vr, const view_request *r, float scale, 
         snprintf(err, err_len, "%s", cs_context_last_error(vr->desc.ctx));
         return false;
     }
-    if (r->depth)
-        depth_view(vr, pixels, bg);
-    else
-        memcpy(vr->vis, vr->rgb, pixels * 3 * sizeof *vr->vis);
+    if (r->depth) depth_view(vr, pixels, bg);
     for (size_t i = 0; i < pixels; i++) {
         for (int c = 0; c < 3; c++) {
-            float v = vr->vis[3 * i + c];
+            float v = vr->rgb[3 * i + c];
             v = v < 0 ? 0 : v > 1 ? 1 : v;
             vr->back.rgba[4 * i + c] = (uint8_t)(v * 255.0f + 0.5f);
         }
@@ -222,7 +218,7 @@ static void save_screenshot(view_renderer *vr, const char *requested) {
         snprintf(path, sizeof path, "%s", requested);
     else
         free_screenshot_name(path, sizeof path);
-    cs_image img = {vr->done_width, vr->done_height, 3, vr->vis};
+    cs_image img = {vr->done_width, vr->done_height, 3, vr->rgb};
     if (!path[0]) {
         kind = VIEW_MESSAGE_SAVE_FAILED;
         snprintf(text, sizeof text, "csplat-screenshot-001.png .. 999 all exist");
@@ -358,7 +354,6 @@ void view_renderer_stop(view_renderer *vr) {
     free(vr->rgb);
     free(vr->alpha);
     free(vr->depth);
-    free(vr->vis);
     pthread_cond_destroy(&vr->wake);
     pthread_mutex_destroy(&vr->lock);
     free(vr);
