@@ -20,7 +20,8 @@
  * Gaussians per second, the median of each stage, and the same frame timed with the scalar
  * kernels on one thread (CSPLAT_SCALAR path), whose ratio is the speed-up.
  *
- * usage: render [--frames N] [--threads T] [--no-scalar] [--only garden|synthetic]
+ * usage: render [--frames N] [--threads T] [--no-scalar]
+ *               [--only garden|garden1x|garden2x|synthetic]
  */
 #include "csplat.h"
 #include "npz.h"
@@ -235,7 +236,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
         else {
             fprintf(stderr, "usage: render [--frames N>=5] [--threads T] [--no-scalar] "
-                            "[--only garden|synthetic]\n");
+                            "[--only garden|garden1x|garden2x|synthetic]\n");
             return 2;
         }
     }
@@ -246,17 +247,19 @@ int main(int argc, char **argv) {
     printf("csplat %s render benchmark: median of %d frames after a warm-up\n", cs_version(),
            frames);
     cs_camera cam;
-    if (!only || strcmp(only, "garden") == 0) {
+    if (!only || strncmp(only, "garden", 6) == 0) {
         cs_scene *garden = garden_scene(ctx, &cam);
         if (garden) {
-            bench_one(ctx, ctx1, "garden", garden, &cam, frames, scalar);
+            if (!only || strcmp(only, "garden2x") != 0)
+                bench_one(ctx, ctx1, "garden", garden, &cam, frames, scalar);
             cam.width *= 2;
             cam.height *= 2;
             cam.fx *= 2;
             cam.fy *= 2;
             cam.cx *= 2;
             cam.cy *= 2;
-            bench_one(ctx, ctx1, "garden", garden, &cam, frames, scalar);
+            if (!only || strcmp(only, "garden1x") != 0)
+                bench_one(ctx, ctx1, "garden", garden, &cam, frames, scalar);
             cs_scene_destroy(garden);
         }
     }

@@ -97,7 +97,7 @@ typedef struct ellipse {
 } ellipse;
 
 static bool needs_rows(const cs_splat *s) {
-    return s->rect[1] - s->rect[0] > 1 && s->rect[3] - s->rect[2] > 1 && s->ext[0] < 1e30f;
+    return s->rect[1] - s->rect[0] > 2 && s->rect[3] - s->rect[2] > 2 && s->ext[0] < 1e30f;
 }
 
 static void ellipse_init(const cs_splat *s, ellipse *e) {

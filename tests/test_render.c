@@ -24,8 +24,9 @@ typedef struct ref_case {
 
 /* Render scene through cam with the production renderer (threads, scalar or not) and with the
  * reference; check the criterion on rgb, and alpha/depth errors. */
-static void check_against_reference(cs_context *ctx, const cs_scene *scene, cs_scene_params p,
-                                    const cs_camera *cam, int force_scalar, const char *label) {
+static void check_against_reference_opt(cs_context *ctx, const cs_scene *scene,
+                                        cs_scene_params p, const cs_camera *cam, int force_scalar,
+                                        const char *label, int sh_bands, float scale_modifier) {
     int64_t pixels = (int64_t)cam->width * cam->height;
     cs_image rgb = fixture_image(cam->width, cam->height, 3);
     cs_image alpha = fixture_image(cam->width, cam->height, 1);
@@ -38,20 +39,23 @@ static void check_against_reference(cs_context *ctx, const cs_scene *scene, cs_s
     cs_renderer *r;
     cs_renderer_desc desc = {.force_scalar = force_scalar};
     CHECK_OK(ctx, cs_renderer_create(ctx, &desc, &r));
-    cs_render_options opt = {.background = {0.25f, 0.5f, 1.0f}};
+    cs_render_options opt = {.background = {0.25f, 0.5f, 1.0f}, .sh_bands = sh_bands,
+                             .scale_modifier = scale_modifier};
     CHECK_OK(ctx, cs_renderer_render(r, scene, cam, &opt, &rgb, &alpha, &depth));
     cs_render_stats stats;
     cs_renderer_get_stats(r, &stats);
 
-    ref_options ro = {.background = {0.25, 0.5, 1.0}, .sh_degree = p.sh_degree,
-                      .scale_modifier = 1, .tile_support = 1};
+    int degree = sh_bands > 0 && sh_bands - 1 < p.sh_degree ? sh_bands - 1 : p.sh_degree;
+    ref_options ro = {.background = {0.25, 0.5, 1.0}, .sh_degree = degree,
+                      .scale_modifier = scale_modifier > 0 ? (double)scale_modifier : 1.0,
+                      .tile_support = 1};
     CHECK(ref_render(&p, cam, &ro, rrgb, ralpha, rdepth));
     fixture_diff dc = fixture_compare(rgb.data, rrgb, pixels, 3);
     fixture_diff da = fixture_compare(alpha.data, ralpha, pixels, 1);
     fixture_diff dd = fixture_compare(depth.data, rdepth, pixels, 1);
-    test_note("%s %dx%d N=%lld deg %d (%s, %lld visible, %lld tile pairs): rgb MAE %.3g max %.3g "
+    test_note("%s %dx%d N=%lld deg %d/%d (%s, %lld visible, %lld tile pairs): rgb MAE %.3g max %.3g "
               "off>1/255 %lld px (%.4f%%); alpha MAE %.3g; depth MAE %.3g",
-              label, cam->width, cam->height, (long long)p.count, p.sh_degree,
+              label, cam->width, cam->height, (long long)p.count, degree, p.sh_degree,
               stats.simd ? "avx2" : "scalar", (long long)stats.visible,
               (long long)stats.intersections, dc.mae, dc.max, (long long)dc.over,
               100 * dc.over_frac, da.mae, dd.mae);
@@ -66,6 +70,11 @@ static void check_against_reference(cs_context *ctx, const cs_scene *scene, cs_s
     free(rrgb);
     free(ralpha);
     free(rdepth);
+}
+
+static void check_against_reference(cs_context *ctx, const cs_scene *scene, cs_scene_params p,
+                                    const cs_camera *cam, int force_scalar, const char *label) {
+    check_against_reference_opt(ctx, scene, p, cam, force_scalar, label, 0, 0.0f);
 }
 
 TEST(render_matches_reference_random) {
@@ -85,6 +94,8 @@ TEST(render_matches_reference_random) {
         cs_scene_params p = cs_scene_get_params(scene);
         check_against_reference(ctx, scene, p, &cam, 0, "default");
         check_against_reference(ctx, scene, p, &cam, 1, "scalar");
+        if (k->degree == 3) /* fewer SH bands and a scale modifier */
+            check_against_reference_opt(ctx, scene, p, &cam, 0, "bands 2, scale 0.7", 2, 0.7f);
         cs_scene_destroy(scene);
     }
     cs_context_destroy(ctx);
