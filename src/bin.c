@@ -17,7 +17,7 @@
  * [x_min, x_max] with each end taken at the band height closest to the ellipse's leftmost or
  * rightmost point, and the pixel columns whose centres fall in it give the tile columns. The
  * geometry runs in double from the float conic, with 0.01 px of slack on every side, so rounding
- * can only add tiles, never drop one. The same pass stores the ellipse's half extents in the
+ * can only add tiles, never drop one. The same pass stores the bounding box's pixels in the
  * splat for the rasterizer's clipping.
  *
  * Ordering. Splats are visited in depth order (sort.c), split into fixed slices of that order.
@@ -47,41 +47,53 @@ static inline int floor_clamped(double x, int hi) {
     return x >= hi ? hi : (int)x;
 }
 
-/* Tiles [*t0, *t1) of the pixels whose centres i + 0.5 lie in [lo, hi] (slack added),
- * intersected with [r0, r1). false when empty. */
-static inline bool tile_range(double lo, double hi, int pixels, int r0, int r1, int *t0,
-                              int *t1) {
+/* Pixels [*i0, *i1] of [0, pixels) whose centres i + 0.5 lie in [lo, hi] (slack added). false
+ * when none. */
+static inline bool pixel_range(double lo, double hi, int pixels, int *i0, int *i1) {
     lo -= 0.5 + BIN_SLACK;
     hi -= 0.5 - BIN_SLACK;
     if (hi < 0 || lo > pixels - 1) return false;
-    *t0 = ceil_clamped(lo, pixels - 1) / CS_TILE;
-    *t1 = floor_clamped(hi, pixels - 1) / CS_TILE + 1;
-    if (*t0 < r0) *t0 = r0;
-    if (*t1 > r1) *t1 = r1;
+    *i0 = ceil_clamped(lo, pixels - 1);
+    *i1 = floor_clamped(hi, pixels - 1);
+    return *i0 <= *i1;
+}
+
+/* Tiles [*t0, *t1) holding pixels [i0, i1], intersected with [r0, r1). false when empty. */
+static inline bool tile_range(int i0, int i1, int r0, int r1, int *t0, int *t1) {
+    *t0 = i0 / CS_TILE > r0 ? i0 / CS_TILE : r0;
+    *t1 = i1 / CS_TILE + 1 < r1 ? i1 / CS_TILE + 1 : r1;
     return *t0 < *t1;
 }
 
-/* Count pass, per splat: store the support's half extents and replace the reference rectangle
- * by the tiles of the support's bounding box within it. false: the splat reaches no tile. */
+/* Count pass, per splat: store the pixel box of the support's bounding box and replace the
+ * reference rectangle by the tiles of that box within it. false: the splat reaches no tile. */
 static bool support_box(const cs_view *view, cs_splat *s) {
     double k = s->support;
-    s->ext[0] = s->ext[1] = 0.0f;
-    if (!(k > 0)) return false;
     double a = s->conic[0], b = s->conic[1], c = s->conic[2], det = a * c - b * b;
+    int i0, i1, j0, j1, tx0, tx1, ty0, ty1;
+    if (!(k > 0)) return false;
     if (!(a > 0 && c > 0 && det > 0)) {
-        /* Not positive definite after rounding: q can be <= 0 far away. Keep every tile of the
+        /* Not positive definite after rounding: q can be <= 0 far away. Keep every pixel of the
          * rectangle and let the compositing rule decide per pixel. */
-        s->ext[0] = s->ext[1] = 1e30f;
-        return true;
+        i0 = s->rect[0] * CS_TILE;
+        i1 = s->rect[1] * CS_TILE - 1;
+        j0 = s->rect[2] * CS_TILE;
+        j1 = s->rect[3] * CS_TILE - 1;
+        i1 = i1 < view->width - 1 ? i1 : view->width - 1;
+        j1 = j1 < view->height - 1 ? j1 : view->height - 1;
+    } else {
+        double ex = sqrt(k * c / det), ey = sqrt(k * a / det), u = s->x, v = s->y;
+        if (!pixel_range(u - ex, u + ex, view->width, &i0, &i1) ||
+            !pixel_range(v - ey, v + ey, view->height, &j0, &j1))
+            return false;
     }
-    double ex = sqrt(k * c / det), ey = sqrt(k * a / det);
-    s->ext[0] = (float)(ex + BIN_SLACK);
-    s->ext[1] = (float)(ey + BIN_SLACK);
-    int tx0, tx1, ty0, ty1;
-    double u = s->x, v = s->y;
-    if (!tile_range(u - ex, u + ex, view->width, s->rect[0], s->rect[1], &tx0, &tx1) ||
-        !tile_range(v - ey, v + ey, view->height, s->rect[2], s->rect[3], &ty0, &ty1))
+    if (!tile_range(i0, i1, s->rect[0], s->rect[1], &tx0, &tx1) ||
+        !tile_range(j0, j1, s->rect[2], s->rect[3], &ty0, &ty1))
         return false;
+    s->box[0] = (uint16_t)i0;
+    s->box[1] = (uint16_t)i1;
+    s->box[2] = (uint16_t)j0;
+    s->box[3] = (uint16_t)j1;
     s->rect[0] = (uint16_t)tx0;
     s->rect[1] = (uint16_t)tx1;
     s->rect[2] = (uint16_t)ty0;
@@ -97,7 +109,9 @@ typedef struct ellipse {
 } ellipse;
 
 static bool needs_rows(const cs_splat *s) {
-    return s->rect[1] - s->rect[0] > 2 && s->rect[3] - s->rect[2] > 2 && s->ext[0] < 1e30f;
+    double a = s->conic[0], b = s->conic[1], c = s->conic[2];
+    return s->rect[1] - s->rect[0] > 2 && s->rect[3] - s->rect[2] > 2 && a > 0 && c > 0 &&
+           a * c - b * b > 0;
 }
 
 static void ellipse_init(const cs_splat *s, ellipse *e) {
@@ -130,7 +144,9 @@ static bool row_span(const cs_view *view, const cs_splat *s, const ellipse *e, i
     double sr = e->a * e->k - e->det * yr * yr, sl = e->a * e->k - e->det * yl * yl;
     double xmax = (-e->b * yr + sqrt(sr > 0 ? sr : 0)) / e->a;
     double xmin = (-e->b * yl - sqrt(sl > 0 ? sl : 0)) / e->a;
-    return tile_range(e->u + xmin, e->u + xmax, view->width, s->rect[0], s->rect[1], x0, x1);
+    int i0, i1;
+    return pixel_range(e->u + xmin, e->u + xmax, view->width, &i0, &i1) &&
+           tile_range(i0, i1, s->rect[0], s->rect[1], x0, x1);
 }
 
 /* Depth order visits splats all over memory; fetching ahead hides most of the misses. */
@@ -177,6 +193,8 @@ static void count_task(void *user, int64_t c, int64_t c_end, int worker) {
         cs_splat *s = &a->splats[a->order[i]];
         if (!support_box(view, s)) {
             s->rect[1] = s->rect[0]; /* empty: the fill pass skips it */
+            s->box[0] = 1;           /* and the rasterizer, should it meet it */
+            s->box[1] = 0;
             continue;
         }
 #define COUNT(tx, ty) counts[(int64_t)(ty) * view->tiles_x + (tx)]++

@@ -37,9 +37,7 @@ void cs__view_init(cs_view *view, const cs_camera *cam) {
     /* tan(fov/2) of the reference's symmetric frustum: half the image over the focal length. */
     view->limx = CS_FRUSTUM_CLAMP * (0.5f * (float)cam->width / cam->fx);
     view->limy = CS_FRUSTUM_CLAMP * (0.5f * (float)cam->height / cam->fy);
-    for (int k = 0; k < 3; k++) /* camera centre -R^T t */
-        view->campos[k] = -(cam->R[k] * cam->t[0] + cam->R[3 + k] * cam->t[1] +
-                            cam->R[6 + k] * cam->t[2]);
+    cs_camera_center(cam, view->campos);
 }
 
 /* Projection of one Gaussian; writes a culled splat (radius 0) when it draws nothing. */

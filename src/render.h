@@ -39,7 +39,9 @@ typedef struct cs_splat {
     float opacity;     /* sigmoid(logit) */
     float rgb[3];      /* max(0, SH(dir) + 0.5) (sh stage) */
     float depth;       /* view-space z */
-    float ext[2];      /* bin: half extents (px) of the alpha >= 1/255 ellipse, + 0.01 px */
+    uint16_t box[4];   /* bin: pixels i0, i1, j0, j1 (inclusive, within the image) whose centres
+                          lie in the bounding box of the alpha >= 1/255 ellipse; i0 > i1 when
+                          none. The rasterizer evaluates the splat only there. */
     int32_t radius;    /* ceil(3 sqrt(lambda_max)), capped at 2^30; 0 = culled */
     uint16_t rect[4];  /* tiles x0, x1, y0, y1 ([x0, x1) x [y0, y1)): project writes the
                           reference's rectangle, bin narrows it to the support's bounding box */
@@ -64,7 +66,7 @@ typedef struct cs_project_args {
     const float *quats;      /* [N, 4] w, x, y, z */
     const float *opacities;  /* [N] logits */
     float scale_modifier;
-    cs_splat *splats;        /* [N] out: every field but rgb and ext */
+    cs_splat *splats;        /* [N] out: every field but rgb and box */
 } cs_project_args;
 
 typedef struct cs_sh_args {
@@ -94,7 +96,7 @@ typedef struct cs_sort_args {
 
 typedef struct cs_bin_args {
     const cs_view *view;
-    cs_splat *splats;       /* [N] in: projection; out (count): ext, rect narrowed */
+    cs_splat *splats;       /* [N] in: projection; out (count): box, rect narrowed */
     const uint32_t *order;  /* [V] depth order */
     int64_t visible;        /* V */
     int chunks;             /* parallel slices of order; the result does not depend on it */
@@ -132,30 +134,17 @@ typedef struct cs_tile_state {
     _Alignas(32) uint32_t done[CS_TILE * CS_TILE]; /* 0, or all ones once T would pass 1e-4 */
 } cs_tile_state;
 
-/* The splat's pixel box (centres within its support's half extents) clipped to the tile, as
- * tile-local [*i0, *i1] x [*j0, *j1]; false when empty. In double: a far-away centre minus a large
- * extent would lose the 0.01 px slack in float. ceil/floor are done by hand, being libm calls
- * without SSE4.1. */
-static inline bool cs__tile_span(double lo, double hi, int n, int *i0, int *i1) {
-    /* pixels i in [0, n) with lo <= i <= hi */
-    if (!(hi >= 0) || !(lo <= n - 1)) return false;
-    int a = 0, b = n - 1;
-    if (lo > 0) {
-        a = (int)lo;
-        a += a < lo;
-    }
-    if (hi < n - 1) b = (int)hi;
-    *i0 = a;
-    *i1 = b;
-    return a <= b;
-}
-
+/* The splat's pixel box clipped to the tile, as tile-local [*i0, *i1] x [*j0, *j1]; false when
+ * empty. */
 static inline bool cs__tile_clip(const cs_splat *s, const cs_tile_state *st, int *i0, int *i1,
                                  int *j0, int *j1) {
-    double x = (double)s->x - st->x0 - 0.5, y = (double)s->y - st->y0 - 0.5;
-    double ex = (double)s->ext[0], ey = (double)s->ext[1];
-    return cs__tile_span(x - ex, x + ex, st->w, i0, i1) &&
-           cs__tile_span(y - ey, y + ey, st->h, j0, j1);
+    int a = s->box[0] - st->x0, b = s->box[1] - st->x0;
+    int c = s->box[2] - st->y0, d = s->box[3] - st->y0;
+    *i0 = a > 0 ? a : 0;
+    *i1 = b < st->w - 1 ? b : st->w - 1;
+    *j0 = c > 0 ? c : 0;
+    *j1 = d < st->h - 1 ? d : st->h - 1;
+    return *i0 <= *i1 && *j0 <= *j1;
 }
 
 void cs__tile_begin(const cs_raster_args *a, int64_t tile, cs_tile_state *st);

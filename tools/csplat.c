@@ -10,6 +10,7 @@
 static const cli_command commands[] = {
     {"info", cmd_info, "print a scene's format, count, SH degree, bounds and statistics"},
     {"convert", cmd_convert, "convert a scene between formats (chosen by OUT's extension)"},
+    {"render", cmd_render, "render a scene through cameras or along an orbit to PNG"},
     {"view", cmd_view, "open an interactive window on a scene; scripted stills along an orbit"},
 };
 
