@@ -328,33 +328,6 @@ cs_status cs_renderer_render(cs_renderer *renderer, const cs_scene *scene, const
 void cs_renderer_get_stats(const cs_renderer *renderer, cs_render_stats *out);
 
 /* ---------------------------------------------------------------------------------------------
- * Orbit: a scene's default view and the turntable around it. `csplat view` opens at angle 0; its
- * scripted mode and `csplat render --orbit N` show frame i of N as cs_orbit_frame(orbit, i, N).
- */
-typedef struct cs_orbit {
-    float center[3]; /* looked-at point: per-axis median of the finite means */
-    float up[3];     /* unit world up */
-    float start[3];  /* unit, perpendicular to up: from center towards the camera at angle 0 */
-    float radius;    /* robust radius: half the diagonal of the 5th..95th percentile box */
-    float elevation; /* camera angle above the plane perpendicular to up, radians (25 deg) */
-    float fov;       /* field of view across the image's shorter side, radians (50 deg) */
-} cs_orbit;
-
-/* Fit an orbit to a scene's means. cameras (may be NULL when camera_count is 0) give up (their
- * mean up axis) and start (towards the first camera); without them up is the means' direction
- * of least spread, signed towards their longer tail. elevation and fov get the defaults above
- * and may be changed before cs_orbit_camera. An empty scene gets center 0, radius 1, up -y. */
-cs_status cs_orbit_fit(cs_context *ctx, const cs_scene *scene, const cs_camera *cameras,
-                       int64_t camera_count, cs_orbit *out);
-/* The pinhole camera at `angle` radians (counter-clockwise about up) on the orbit, for a
- * width x height image (both > 0): it looks at center from radius / sin(fov / 2), so a sphere of
- * that radius fits the shorter side; square pixels, principal point at the image centre. */
-cs_camera cs_orbit_camera(const cs_orbit *orbit, float angle, int width, int height);
-/* Frame i of a turntable of n frames (0 <= i < n): cs_orbit_camera at angle 2*pi*i/n, the angle
- * computed in double and rounded once, so every caller gets bit-identical cameras. */
-cs_camera cs_orbit_frame(const cs_orbit *orbit, int64_t i, int64_t n, int width, int height);
-
-/* ---------------------------------------------------------------------------------------------
  * Datasets: posed photos ready for training and evaluation. Images are loaded, undistorted to
  * pinhole (OpenCV models), composited over the background when they have alpha, and downscaled
  * by area averaging; cameras are adjusted to match. Held-out views: those of transforms_test.json

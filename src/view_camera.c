@@ -77,18 +77,6 @@ static void rotate_about_pivot(cs__view *v, const float Q[9]) {
     orthonormalize(v->R);
 }
 
-void cs__view_from_orbit(cs__view *v, const cs_orbit *orbit, float angle) {
-    /* Any height works: only the pose and the focal length's ratio to the height are kept. */
-    cs_camera cam = cs_orbit_camera(orbit, angle, 1000, 1000);
-    memcpy(v->R, cam.R, sizeof v->R);
-    for (int a = 0; a < 3; a++)
-        v->eye[a] = -(cam.R[a] * cam.t[0] + cam.R[3 + a] * cam.t[1] + cam.R[6 + a] * cam.t[2]);
-    v->dist = orbit->radius / sinf(0.5f * orbit->fov);
-    memcpy(v->up, orbit->up, sizeof v->up);
-    v->focal = cam.fy / 1000.0f;
-    v->radius = orbit->radius;
-}
-
 void cs__view_snap(cs__view *v, const cs_camera *cam, const float target[3]) {
     memcpy(v->R, cam->R, sizeof v->R);
     orthonormalize(v->R);

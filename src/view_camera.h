@@ -22,10 +22,9 @@ typedef struct cs__view {
     float radius; /* scene radius (world units) */
 } cs__view;
 
-/* The view of an orbit's camera at `angle` (pivot at the orbit's center). */
-void cs__view_from_orbit(cs__view *v, const cs_orbit *orbit, float angle);
-/* Take a dataset camera's pose and vertical field of view; the pivot goes to the point of the
- * view axis nearest `target` (the scene centre), at least 0.05 radius ahead. */
+/* Take a camera's pose and vertical field of view (the orbit's first camera for the initial view,
+ * a dataset camera when snapping); the pivot goes to the point of the view axis nearest `target`
+ * (the scene centre), at least 0.05 radius ahead. up and radius are set by the caller first. */
 void cs__view_snap(cs__view *v, const cs_camera *cam, const float target[3]);
 /* Turntable rotation about the pivot: yaw radians about world up (positive moves the eye towards
  * the camera's right), then pitch radians about the camera's right axis (positive raises the

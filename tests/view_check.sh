@@ -1,16 +1,15 @@
 #!/bin/sh
 # view_check.sh [CLI] - end-to-end check of `csplat view`'s scripted mode: under xvfb-run it
 # renders N frames along the default orbit and saves the last at full resolution; that PNG must
-# be byte-identical to frame N-1 of `csplat render SCENE --orbit N` at the same size (both go
-# through cs_orbit_frame, the renderer and the same PNG writer). The scene is generated here: an
-# ASCII Inria PLY of 300 Gaussians from a fixed linear congruential sequence.
+# be byte-identical to frame N-1 of `csplat render SCENE --orbit N` at the same size (both use
+# tools/orbit.c's path and render's lens scaled to the width, the renderer and the same PNG
+# writer): view at 480x270 against render --scale 0.5 of its 960x540 lens. The scene is
+# generated here: an ASCII Inria PLY of 300 Gaussians from a fixed linear congruential sequence.
 #
 # Skips (exit 0, with a message) when xvfb-run is absent or `csplat render` has no --orbit.
 set -eu
 cli=${1:-build/csplat}
 frames=6
-width=192
-height=128
 
 if ! command -v xvfb-run >/dev/null 2>&1; then
     echo "view-check: SKIP: xvfb-run is not installed (Debian package xvfb)"
@@ -48,18 +47,18 @@ awk -v n=300 'BEGIN {
 }' >"$tmp/scene.ply"
 
 xvfb-run -a "$cli" view "$tmp/scene.ply" --frames $frames --screenshot "$tmp/view.png" \
-    --width $width --height $height >"$tmp/view.log" 2>&1 || {
+    --width 480 --height 270 >"$tmp/view.log" 2>&1 || {
     cat "$tmp/view.log"
     echo "view-check: FAIL: csplat view --frames exited non-zero"
     exit 1
 }
-"$cli" render "$tmp/scene.ply" --orbit $frames --width $width --height $height \
-    -o "$tmp/orbit" >"$tmp/render.log" 2>&1 || {
+"$cli" render "$tmp/scene.ply" --orbit $frames --scale 0.5 -o "$tmp/orbit" \
+    >"$tmp/render.log" 2>&1 || {
     cat "$tmp/render.log"
     echo "view-check: FAIL: csplat render --orbit exited non-zero"
     exit 1
 }
-last=$(ls "$tmp/orbit/"*.png | sort | tail -n 1)
+last="$tmp/orbit/$(printf 'frame_%04d.png' $((frames - 1)))"
 if ! cmp -s "$tmp/view.png" "$last"; then
     echo "view-check: FAIL: the viewer's last frame differs from render --orbit's" \
         "$(basename "$last")"

@@ -9,15 +9,20 @@
  * input never waits for rendering. The window shows the render stretched to the window (linear
  * filtering) and a text line (view_overlay.c) with the frame rate, Gaussian count and resolution.
  *
- * The scripted mode puts frame i of N at orbit angle 2*pi*i/N (cs_orbit_frame), rendered as the
- * interactive viewer renders a moving view (reduced resolution), except the last one, which is
- * rendered at full resolution and saved straight from the renderer's float image, so it equals
- * `csplat render SCENE --orbit N` frame N-1 at the same size.
+ * The default view and the scripted mode's path are `csplat render --orbit`'s turntable
+ * (tools/orbit.c, shared): frame i of N is orbit_camera(path, i, N, lens). The lens is render's,
+ * scaled to the window width: 960x540 with fx = fy = 700, or with --cameras the first camera's
+ * intrinsics; a window of another aspect keeps the principal point's offset from the centre. The
+ * scripted frames are rendered as the interactive viewer renders a moving view (reduced
+ * resolution), except the last one, rendered at full resolution and saved straight from the
+ * renderer's float image, so `view SCENE --frames N --width W` equals frame N-1 of
+ * `render SCENE --orbit N --scale W/960` whenever the heights agree.
  *
  * Not done: no HiDPI scaling (the render matches SDL's renderer output size), no roll control,
  * no editing.
  */
 #include "cli.h"
+#include "orbit.h"
 #include "view_camera.h"
 #include "view_overlay.h"
 #include "view_render.h"
@@ -38,8 +43,9 @@ static const char help[] =
     "  --threads N         render threads (default: all cores)\n"
     "  --moving-scale S    resolution scale while the view moves, in (0, 1]; default adaptive,\n"
     "                      aiming at 30 FPS\n"
-    "  --frames N          scripted: render N frames along the default orbit (frame i at angle\n"
-    "                      2*pi*i/N, as `csplat render --orbit N`), print the frame rate, exit\n"
+    "  --frames N          scripted: render N frames along the default orbit (the path of\n"
+    "                      `csplat render --orbit N`, at --scale W/960 for a W-wide window),\n"
+    "                      print the frame rate and exit\n"
     "  --screenshot OUT    scripted: save the last frame at full resolution as a PNG\n\n"
     "Mouse: left drag orbit, right drag or shift+left drag pan, wheel zoom.\n"
     "Keys: W/S forward/back, A/D left/right, Q/E down/up (shift: faster); 1-9 dataset camera,\n"
@@ -56,9 +62,10 @@ static const char help[] =
 typedef struct viewer {
     /* scene */
     cs_scene *scene;
-    cs_camera *cameras;                 /* [camera_count] copies from the camera set */
+    cs_camera_set *cameras;             /* NULL without --cameras */
     int64_t camera_count, camera_index; /* -1 before the first snap */
-    cs_orbit orbit;
+    orbit_path path;                    /* render --orbit's turntable */
+    float center[3];                    /* path.center: the pivot for resets and snaps */
     /* window */
     SDL_Window *window;
     SDL_Renderer *sdl;
@@ -199,8 +206,38 @@ static void present(viewer *v) {
     SDL_RenderPresent(v->sdl);
 }
 
+/* render --orbit's lens (960x540 with fx = fy = 700, or the first dataset camera) scaled as
+ * render --scale does to a width x height image; another aspect keeps cy's offset from the
+ * centre. */
+static cs_camera orbit_lens(const viewer *v, int width, int height) {
+    cs_camera lens = {.width = 960, .height = 540, .fx = 700, .fy = 700, .cx = 480, .cy = 270};
+    if (v->camera_count > 0) lens = *cs_camera_set_camera(v->cameras, 0);
+    float s = (float)width / (float)lens.width;
+    int scaled_height = (int)lroundf((float)lens.height * s);
+    lens.fx *= s;
+    lens.fy *= s;
+    lens.cx *= s;
+    lens.cy *= s;
+    lens.cy += 0.5f * (float)(height - scaled_height);
+    lens.width = width;
+    lens.height = height;
+    return lens;
+}
+
+/* The default view: the orbit's first camera, pivoting about the scene centre. Fly speed and the
+ * closest zoom scale with its distance (2.5 times the 90th-percentile spread without cameras). */
 static void reset_view(viewer *v) {
-    cs__view_from_orbit(&v->view, &v->orbit, 0);
+    int w, h;
+    output_size(v, &w, &h);
+    cs_camera lens = orbit_lens(v, w, h), cam = orbit_camera(&v->path, 0, 1, &lens);
+    float eye[3], d2 = 0;
+    for (int a = 0; a < 3; a++) {
+        eye[a] = -(cam.R[a] * cam.t[0] + cam.R[3 + a] * cam.t[1] + cam.R[6 + a] * cam.t[2]);
+        d2 += (eye[a] - v->center[a]) * (eye[a] - v->center[a]);
+        v->view.up[a] = (float)v->path.up[a];
+    }
+    v->view.radius = 0.4f * sqrtf(d2);
+    cs__view_snap(&v->view, &cam, v->center);
     v->camera_index = -1;
 }
 
@@ -212,7 +249,7 @@ static void snap(viewer *v, int64_t index) {
     }
     index = (index % v->camera_count + v->camera_count) % v->camera_count;
     v->camera_index = index;
-    cs__view_snap(&v->view, &v->cameras[index], v->orbit.center);
+    cs__view_snap(&v->view, cs_camera_set_camera(v->cameras, index), v->center);
 }
 
 /* A key press; true when the view changed (posted at full resolution: a jump, not a motion). */
@@ -313,7 +350,8 @@ typedef struct script {
 } script;
 
 static void script_post(viewer *v, script *s) {
-    cs_camera cam = cs_orbit_frame(&v->orbit, s->next, s->frames, s->width, s->height);
+    cs_camera lens = orbit_lens(v, s->width, s->height);
+    cs_camera cam = orbit_camera(&v->path, s->next, s->frames, &lens);
     s->awaited = post_camera(v, &cam, s->next < s->frames - 1);
     s->next++;
 }
@@ -400,25 +438,18 @@ static int parse_args(int argc, char **argv, view_args *a) {
     return CLI_OK;
 }
 
-/* Load the scene and the cameras, fit the orbit. */
+/* Load the scene and the cameras, plan the orbit. */
 static int load(viewer *v, cs_context *ctx, const view_args *a) {
     if (cs_scene_load(ctx, a->scene, &v->scene) != CS_OK) return cli_fail(ctx);
     if (a->cameras) {
-        cs_camera_set *set;
-        if (cs_camera_set_load(ctx, a->cameras, &set) != CS_OK) return cli_fail(ctx);
-        v->camera_count = cs_camera_set_count(set);
-        v->cameras = calloc(v->camera_count > 0 ? (size_t)v->camera_count : 1, sizeof *v->cameras);
-        if (!v->cameras) {
-            cs_camera_set_destroy(set);
-            fprintf(stderr, "csplat view: out of memory for %lld cameras\n",
-                    (long long)v->camera_count);
-            return CLI_FAILURE;
-        }
-        for (int64_t i = 0; i < v->camera_count; i++) v->cameras[i] = *cs_camera_set_camera(set, i);
-        cs_camera_set_destroy(set);
+        if (cs_camera_set_load(ctx, a->cameras, &v->cameras) != CS_OK) return cli_fail(ctx);
+        v->camera_count = cs_camera_set_count(v->cameras);
     }
-    if (cs_orbit_fit(ctx, v->scene, v->cameras, v->camera_count, &v->orbit) != CS_OK)
-        return cli_fail(ctx);
+    if (!orbit_plan(v->scene, v->cameras, &v->path)) {
+        fprintf(stderr, "csplat: %s: no finite Gaussian position to orbit around\n", a->scene);
+        return CLI_FAILURE;
+    }
+    for (int i = 0; i < 3; i++) v->center[i] = (float)v->path.center[i];
     return CLI_OK;
 }
 
@@ -612,7 +643,7 @@ int cmd_view(int argc, char **argv) {
     if (v.sdl) SDL_DestroyRenderer(v.sdl);
     if (v.window) SDL_DestroyWindow(v.window);
     SDL_Quit();
-    free(v.cameras);
+    cs_camera_set_destroy(v.cameras);
     cs_scene_destroy(v.scene);
     cs_context_destroy(ctx);
     return rc;
