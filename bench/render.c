@@ -118,7 +118,7 @@ static cs_scene *synthetic_scene(cs_context *ctx, int64_t n, cs_camera *cam) {
     cs_scene *scene;
     if (cs_scene_create(ctx, n, 3, &scene) != CS_OK) return NULL;
     cs_scene_params p = cs_scene_get_params(scene);
-    const double w = cam->width, h = cam->height, f = cam->fx;
+    const double w = cam->width, h = cam->height, f = (double)cam->fx;
     for (int64_t i = 0; i < n; i++) {
         double u = (-0.1 + 1.2 * uniform()) * w, v = (-0.1 + 1.2 * uniform()) * h;
         double z = 2 * exp(log(20.0) * uniform());
@@ -213,7 +213,7 @@ static void bench_one(cs_context *ctx, cs_context *ctx1, const char *name, const
     printf("%-10s %4dx%-4d %8.0f Gaussians: %8.2f ms  %7.1f fps  %6.1f M Gaussians/s  "
            "(%d threads, %s)\n",
            name, cam->width, cam->height, n, fast.total, 1e3 / fast.total, n / fast.total / 1e3,
-           fast.last.threads, fast.last.simd ? "avx2" : "scalar");
+           fast.last.threads, fast.last.backend);
     printf("           stages ms: project %.2f  sh %.2f  sort %.2f  bin %.2f  raster %.2f;  "
            "CPU %.2f ms;  visible %lld, tile intersections %lld\n",
            fast.project, fast.sh, fast.sort, fast.bin, fast.raster, fast.cpu,

@@ -260,8 +260,8 @@ cs_status cs_image_save_png(cs_context *ctx, const cs_image *image, const char *
 
 /* ---------------------------------------------------------------------------------------------
  * Rendering: the exact 3DGS tile rasterizer (EWA projection, SH colour, 16x16 tiles, depth order,
- * front-to-back alpha compositing), threaded over the context's pool, AVX2+FMA when the CPU has
- * it. The renderer owns its scratch memory, which grows to the largest frame and is reused, so a
+ * front-to-back alpha compositing), threaded over the context's pool, with AVX2+FMA (and an
+ * AVX-512 compositing kernel) when the CPU has them. The renderer owns its scratch memory, which grows to the largest frame and is reused, so a
  * warm renderer does not allocate per frame. One renderer per thread of use.
  *
  *     cs_renderer *r;
@@ -283,8 +283,9 @@ cs_status cs_image_save_png(cs_context *ctx, const cs_image *image, const char *
 typedef struct cs_renderer cs_renderer;
 
 typedef struct cs_renderer_desc {
-    /* Non-zero: use the portable scalar kernels even when the CPU has AVX2+FMA. The environment
-     * variable CSPLAT_SCALAR=1, read at creation, does the same. */
+    /* Non-zero: use the portable scalar kernels even when the CPU has SIMD. The environment
+     * variable CSPLAT_SCALAR=1, read at creation, does the same; CSPLAT_SIMD=avx2 caps the
+     * kernels at AVX2 on a CPU with AVX-512. */
     int force_scalar;
 } cs_renderer_desc;
 
@@ -308,7 +309,8 @@ typedef struct cs_render_stats {
     int64_t visible;         /* past the near plane and touching at least one tile */
     int64_t intersections;   /* (tile, Gaussian) pairs rasterized */
     int threads;             /* threads of the context */
-    int simd;                /* 1 when the AVX2+FMA kernels ran, 0 for the scalar ones */
+    int simd;                /* kernels: 0 scalar, 1 AVX2+FMA, 2 AVX2 with the AVX-512 raster */
+    const char *backend;     /* "cpu", "cpu-avx2", "cpu-avx512" (static storage) */
 } cs_render_stats;
 
 /* desc may be NULL (defaults). */

@@ -72,12 +72,14 @@ static double now_ms(void) {
 cs_status cs_renderer_create(cs_context *ctx, const cs_renderer_desc *desc, cs_renderer **out) {
     *out = NULL;
     cs_renderer_desc d = desc ? *desc : (cs_renderer_desc){0};
-    const char *env = getenv("CSPLAT_SCALAR");
-    bool scalar = d.force_scalar || (env && *env && strcmp(env, "0") != 0);
+    const char *scalar = getenv("CSPLAT_SCALAR"), *simd = getenv("CSPLAT_SIMD");
+    cs_simd_level level = CS_SIMD_AVX512;
+    if (simd && strcmp(simd, "avx2") == 0) level = CS_SIMD_AVX2;
+    if (d.force_scalar || (scalar && *scalar && strcmp(scalar, "0") != 0)) level = CS_SIMD_SCALAR;
     cs_renderer *r = cs__calloc(1, sizeof *r);
     if (!r) return cs__alloc_error(ctx, "renderer", sizeof *r);
     r->ctx = ctx;
-    r->backend = cs__render_backend_cpu(!scalar);
+    r->backend = cs__render_backend_cpu(level);
     *out = r;
     return CS_OK;
 }
@@ -88,6 +90,10 @@ void cs_renderer_destroy(cs_renderer *r) {
                       &r->counts, &r->ranges, &r->list, &r->final_t, &r->n_contrib};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) scratch_free(all[i]);
     cs__free(r);
+}
+
+void cs__renderer_set_backend(cs_renderer *r, const cs_render_backend *backend) {
+    r->backend = backend;
 }
 
 void cs_renderer_get_stats(const cs_renderer *r, cs_render_stats *out) {
@@ -273,6 +279,7 @@ cs_status cs_renderer_render(cs_renderer *r, const cs_scene *scene, const cs_cam
         .intersections = ba.intersections,
         .threads = threads,
         .simd = r->backend->simd,
+        .backend = r->backend->name,
     };
     return CS_OK;
 }

@@ -26,7 +26,8 @@ cs_camera fixture_camera(int width, int height, float focal, const float eye[3],
                          const float target[3], float dcx, float dcy) {
     cs_camera cam;
     memset(&cam, 0, sizeof cam);
-    double f[3] = {target[0] - eye[0], target[1] - eye[1], target[2] - eye[2]};
+    double f[3] = {(double)(target[0] - eye[0]), (double)(target[1] - eye[1]),
+                   (double)(target[2] - eye[2])};
     double up[3] = {0, 0, 1}, r[3], d[3];
     normalize3(f);
     cross3(f, up, r);

@@ -56,7 +56,7 @@ static void check_against_reference_opt(cs_context *ctx, const cs_scene *scene,
     test_note("%s %dx%d N=%lld deg %d/%d (%s, %lld visible, %lld tile pairs): rgb MAE %.3g max %.3g "
               "off>1/255 %lld px (%.4f%%); alpha MAE %.3g; depth MAE %.3g",
               label, cam->width, cam->height, (long long)p.count, degree, p.sh_degree,
-              stats.simd ? "avx2" : "scalar", (long long)stats.visible,
+              stats.backend, (long long)stats.visible,
               (long long)stats.intersections, dc.mae, dc.max, (long long)dc.over,
               100 * dc.over_frac, da.mae, dd.mae);
     CHECK_MSG(dc.mae < 1e-5, "rgb MAE %g", dc.mae);

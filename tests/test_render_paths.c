@@ -15,14 +15,15 @@ typedef struct rendered {
     cs_image rgb, alpha, depth;
 } rendered;
 
+/* Render with the best kernels up to level (scalar, AVX2, AVX-512). */
 static rendered render_all(cs_context *ctx, const cs_scene *scene, const cs_camera *cam,
-                           const cs_render_options *opt, int scalar) {
+                           const cs_render_options *opt, cs_simd_level level) {
     rendered out = {fixture_image(cam->width, cam->height, 3),
                     fixture_image(cam->width, cam->height, 1),
                     fixture_image(cam->width, cam->height, 1)};
     cs_renderer *r;
-    cs_renderer_desc desc = {.force_scalar = scalar};
-    CHECK_OK(ctx, cs_renderer_create(ctx, &desc, &r));
+    CHECK_OK(ctx, cs_renderer_create(ctx, NULL, &r));
+    cs__renderer_set_backend(r, cs__render_backend_cpu(level));
     CHECK_OK(ctx, cs_renderer_render(r, scene, cam, opt, &out.rgb, &out.alpha, &out.depth));
     cs_renderer_destroy(r);
     return out;
@@ -46,7 +47,8 @@ TEST(render_simd_matches_scalar) {
     for (int c = 0; c < 4; c++) {
         cs_camera cam = test_camera(211, 157);
         cs_scene *scene = fixture_random_scene(ctx, &cam, 5000, degrees[c], 100 + (unsigned)c);
-        rendered a = render_all(ctx, scene, &cam, NULL, 1), b = render_all(ctx, scene, &cam, NULL, 0);
+        rendered a = render_all(ctx, scene, &cam, NULL, CS_SIMD_SCALAR);
+        rendered b = render_all(ctx, scene, &cam, NULL, CS_SIMD_AVX2);
         int64_t px = (int64_t)cam.width * cam.height;
         fixture_diff dc = fixture_compare_f(b.rgb.data, a.rgb.data, px, 3);
         fixture_diff da = fixture_compare_f(b.alpha.data, a.alpha.data, px, 1);
@@ -58,6 +60,27 @@ TEST(render_simd_matches_scalar) {
         CHECK_MSG(dc.mae < 1e-6 && da.mae < 1e-6, "rgb MAE %g alpha MAE %g", dc.mae, da.mae);
         CHECK_MSG(dc.over_frac < 1e-4, "%lld pixels differ by more than 1/255", (long long)dc.over);
         CHECK_MSG(dd.mae < 1e-5, "depth MAE %g", dd.mae);
+        rendered_free(&a);
+        rendered_free(&b);
+        cs_scene_destroy(scene);
+    }
+    cs_context_destroy(ctx);
+}
+
+/* The AVX-512 compositing kernel runs the AVX2 kernel's operations: identical images. */
+TEST(render_avx512_matches_avx2_exactly) {
+    if (!cs__cpu_has_avx512() || !cs__cpu_has_avx2_fma())
+        SKIP("this CPU has no AVX-512 F/BW/DQ/VL; the AVX2 kernels run instead");
+    cs_context *ctx = test_context(2);
+    for (int c = 0; c < 3; c++) {
+        cs_camera cam = test_camera(197 + 16 * c, 131);
+        cs_scene *scene = fixture_random_scene(ctx, &cam, 4000, c + 1, 300 + (unsigned)c);
+        rendered a = render_all(ctx, scene, &cam, NULL, CS_SIMD_AVX2);
+        rendered b = render_all(ctx, scene, &cam, NULL, CS_SIMD_AVX512);
+        size_t px = (size_t)cam.width * (size_t)cam.height;
+        CHECK(memcmp(a.rgb.data, b.rgb.data, 3 * px * sizeof(float)) == 0);
+        CHECK(memcmp(a.alpha.data, b.alpha.data, px * sizeof(float)) == 0);
+        CHECK(memcmp(a.depth.data, b.depth.data, px * sizeof(float)) == 0);
         rendered_free(&a);
         rendered_free(&b);
         cs_scene_destroy(scene);
@@ -120,18 +143,18 @@ TEST(render_threads_bit_identical) {
     cs_camera cam = test_camera(237, 173);
     cs_context *one = test_context(1);
     cs_scene *scene = fixture_random_scene(one, &cam, 6000, 3, 42);
-    for (int scalar = 0; scalar <= 1; scalar++) {
-        rendered base = render_all(one, scene, &cam, NULL, scalar);
+    for (int level = CS_SIMD_SCALAR; level <= CS_SIMD_AVX512; level++) {
+        rendered base = render_all(one, scene, &cam, NULL, (cs_simd_level)level);
         static const int threads[] = {2, 3, 5};
         for (int t = 0; t < 3; t++) {
             cs_context *ctx = test_context(threads[t]);
-            rendered r = render_all(ctx, scene, &cam, NULL, scalar);
+            rendered r = render_all(ctx, scene, &cam, NULL, (cs_simd_level)level);
             size_t px = (size_t)cam.width * (size_t)cam.height;
             CHECK_MSG(memcmp(base.rgb.data, r.rgb.data, 3 * px * sizeof(float)) == 0 &&
                           memcmp(base.alpha.data, r.alpha.data, px * sizeof(float)) == 0 &&
                           memcmp(base.depth.data, r.depth.data, px * sizeof(float)) == 0,
-                      "%s kernels, %d threads: image differs from 1 thread",
-                      scalar ? "scalar" : "default", threads[t]);
+                      "%s, %d threads: image differs from 1 thread",
+                      cs__render_backend_cpu((cs_simd_level)level)->name, threads[t]);
             rendered_free(&r);
             cs_context_destroy(ctx);
         }
@@ -228,10 +251,10 @@ TEST(render_single_gaussian_closed_form) {
     cs_scene *scene = one_gaussian(ctx, z, sigma, o, 0, dc);
     /* mean2D = (cx, cy) = the centre of pixel (20, 12) */
     cs_camera cam = axis_camera(48, 32, f, 20.5f, 12.5f);
-    for (int scalar = 0; scalar <= 1; scalar++) {
+    for (int level = CS_SIMD_SCALAR; level <= CS_SIMD_AVX512; level++) {
         cs_renderer *r;
-        cs_renderer_desc desc = {.force_scalar = scalar};
-        CHECK_OK(ctx, cs_renderer_create(ctx, &desc, &r));
+        CHECK_OK(ctx, cs_renderer_create(ctx, NULL, &r));
+        cs__renderer_set_backend(r, cs__render_backend_cpu((cs_simd_level)level));
         cs_image rgb = fixture_image(48, 32, 3), alpha = fixture_image(48, 32, 1);
         cs_image depth = fixture_image(48, 32, 1);
         cs_render_options opt = {.background = {0.1f, 0.2f, 0.3f}};
@@ -371,7 +394,7 @@ TEST(render_sh_degree0_view_independent) {
         CHECK_OK(ctx, cs_renderer_render(r, s, &cam, &full, &b, NULL, NULL));
         size_t q = 16 * 33 + 16;
         for (int k = 0; k < 3; k++) {
-            if (v == 0) first[k] = a.data[3 * q + k];
+            if (v == 0) first[k] = (double)a.data[3 * q + k];
             spread_dc = fmax(spread_dc, fabs((double)a.data[3 * q + k] - first[k]));
             spread_full =
                 fmax(spread_full, fabs((double)b.data[3 * q + k] - (double)a.data[3 * q + k]));
@@ -400,7 +423,7 @@ TEST(render_background_and_empty_scenes) {
     const cs_scene *scenes[2] = {empty, behind};
     const cs_camera *cams[2] = {&cam, &axis};
     for (int k = 0; k < 2; k++) {
-        rendered r = render_all(ctx, scenes[k], cams[k], &opt, 0);
+        rendered r = render_all(ctx, scenes[k], cams[k], &opt, CS_SIMD_AVX512);
         int bad = 0;
         for (int q = 0; q < 800; q++) {
             bad += r.rgb.data[3 * q] != 0.2f || r.rgb.data[3 * q + 1] != 0.4f ||
@@ -504,7 +527,8 @@ TEST(render_scale_modifier) {
     cs_scene_params pb = cs_scene_get_params(b);
     for (int64_t i = 0; i < 3 * pb.count; i++) pb.log_scales[i] += logf(2.0f);
     cs_render_options twice = {.scale_modifier = 2.0f};
-    rendered ra = render_all(ctx, a, &cam, &twice, 1), rb = render_all(ctx, b, &cam, NULL, 1);
+    rendered ra = render_all(ctx, a, &cam, &twice, CS_SIMD_SCALAR);
+    rendered rb = render_all(ctx, b, &cam, NULL, CS_SIMD_SCALAR);
     fixture_diff d = fixture_compare_f(ra.rgb.data, rb.rgb.data, 96 * 64, 3);
     test_note("scale_modifier 2 vs log-scales + ln 2: MAE %.3g, max %.3g", d.mae, d.max);
     CHECK(d.mae < 1e-5);

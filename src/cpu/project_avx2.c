@@ -4,8 +4,9 @@
  *
  * Inputs are gathered from the SoA parameter arrays ([N, 3] means and log-scales, [N, 4]
  * quaternions); the 8 finished splats are transposed from 16 field vectors into 8 records of 64
- * bytes and stored whole (the rgb and ext slots are written as 0 here and filled by the sh and bin
- * stages). A culled lane gets radius 0, its other fields are unspecified, as in the scalar kernel.
+ * bytes and stored whole (rgb is filled later by the sh stage), then each visible one gets its
+ * support box from the scalar cs__splat_support (double precision, a few per-lane operations). A
+ * culled lane gets radius 0, its other fields are unspecified, as in the scalar kernel.
  *
  * Differences from the scalar kernel are rounding only: FMA contraction and the polynomial
  * exp/log of simd_avx2.h (within 2 ulp). A Gaussian within that of a cut-off (an integer radius,
@@ -179,9 +180,13 @@ static void project8(const cs_project_args *a, int64_t i) {
     cs_transpose8_ps(lo);
     cs_transpose8_ps(hi);
     for (int l = 0; l < 8; l++) {
-        float *rec = (float *)&a->splats[i + l];
-        _mm256_storeu_ps(rec, lo[l]);
-        _mm256_storeu_ps(rec + 8, hi[l]);
+        cs_splat *s = &a->splats[i + l];
+        _mm256_storeu_ps((float *)s, lo[l]);
+        _mm256_storeu_ps((float *)s + 8, hi[l]);
+        if (!s->radius) continue;
+        /* the support box, in double from the float conic (as the scalar kernel does) */
+        int rect[4] = {s->rect[0], s->rect[1], s->rect[2], s->rect[3]};
+        cs__splat_support(v, s, rect);
     }
 }
 
