@@ -103,7 +103,7 @@ void cs__g2d_frame_free(cs__g2d_frame *f) {
 
 /* Per-Gaussian arrays: gx gy ca cb cc amp in one float block, box+rect in one int32 block. */
 static cs_status reserve_gauss(cs_context *ctx, cs__g2d_frame *f, int64_t n) {
-    if (n <= f->cap_gauss) return CS_OK;
+    if (f->gx && n <= f->cap_gauss) return CS_OK; /* (an empty image still needs inst_off[0]) */
     int64_t cap = n + n / 4 + 16;
     size_t fb, ib, ob, cb;
     if (!cs__mul_size((size_t)cap, 6 * sizeof(float), &fb) ||
@@ -143,7 +143,7 @@ static cs_status reserve_gauss(cs_context *ctx, cs__g2d_frame *f, int64_t n) {
 }
 
 static cs_status reserve_tiles(cs_context *ctx, cs__g2d_frame *f, int64_t tiles) {
-    if (tiles <= f->cap_tiles) return CS_OK;
+    if (f->tile_off && tiles <= f->cap_tiles) return CS_OK;
     int64_t *off = cs__malloc(((size_t)tiles + 1) * sizeof(int64_t));
     int64_t *cur = cs__malloc((size_t)tiles * sizeof(int64_t));
     if (!off || !cur) {
@@ -160,7 +160,7 @@ static cs_status reserve_tiles(cs_context *ctx, cs__g2d_frame *f, int64_t tiles)
 }
 
 static cs_status reserve_inst(cs_context *ctx, cs__g2d_frame *f, int64_t n) {
-    if (n <= f->cap_inst) return CS_OK;
+    if (f->tile_gauss && n <= f->cap_inst) return CS_OK;
     int64_t cap = n + n / 4 + 64;
     if (cap > INT32_MAX) cap = INT32_MAX;
     int32_t *tg = cs__malloc((size_t)cap * sizeof(int32_t));
@@ -449,8 +449,9 @@ void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out, const 
 /* ---------------------------------------------------------------------------------------------
  * Public render
  */
+/* Output clamp to [0, 1]; NaN (from non-finite parameters a caller set) becomes 0. */
 static void clamp01(float *v, size_t n) {
-    for (size_t i = 0; i < n; i++) v[i] = v[i] < 0.0f ? 0.0f : v[i] > 1.0f ? 1.0f : v[i];
+    for (size_t i = 0; i < n; i++) v[i] = !(v[i] >= 0.0f) ? 0.0f : v[i] > 1.0f ? 1.0f : v[i];
 }
 
 cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_render_desc *desc,
