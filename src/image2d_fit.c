@@ -596,6 +596,7 @@ cs_status cs_gimage_fit(cs_context *ctx, const cs_image *target, const cs_gimage
     int64_t n_init = (int64_t)((double)budget * (double)init_fraction + 0.5);
     if (n_init < 1) n_init = 1;
     int events = (int)(0.6 * iters / interval);
+    if (interval >= iters) n_init = budget; /* no refinement will come: place everything now */
     if (events < 1) events = 1;
     int64_t per_event = (budget - n_init + events - 1) / events;
     initialise(&F, n_init, share);
