@@ -4,7 +4,16 @@
  */
 #include "internal.h"
 
+/* Interchange formats (io_spz.c, io_sog.c, io_plycompressed.c). Compressed PLY comes before any
+ * plain PLY codec: both start with "ply", and only its detect() looks for the chunk element. */
+extern const cs_scene_codec cs__codec_spz;
+extern const cs_scene_codec cs__codec_sog;
+extern const cs_scene_codec cs__codec_compressed_ply;
+
 static const cs_scene_codec *const codecs[] = {
+    &cs__codec_compressed_ply,
+    &cs__codec_spz,
+    &cs__codec_sog,
     NULL, /* the list ends with NULL */
 };
 
