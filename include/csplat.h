@@ -213,8 +213,10 @@ typedef enum cs_camera_source {
  * - a transforms*.json file (Blender/NeRF, instant-ngp, nerfstudio; D-NeRF time);
  * - a COLMAP model folder (cameras/images/points3D, .bin or .txt), or a dataset folder holding
  *   sparse/0 or sparse; a dataset folder holding transforms.json or transforms_train.json.
- * Frames whose image file is missing are skipped with one warning through the log callback.
- * Image paths are resolved relative to the dataset folder. */
+ * transforms.json frames whose image file is missing are skipped with one warning through the
+ * log callback (COLMAP models and cameras.json list their images without a check). COLMAP images
+ * are sorted by name and looked for in <dataset>/images; transforms.json frames keep the file's
+ * order. Image paths are resolved relative to the dataset folder. */
 cs_status cs_camera_set_load(cs_context *ctx, const char *path, cs_camera_set **out);
 /* An empty set, to be filled with cs_camera_set_add. */
 cs_status cs_camera_set_create(cs_context *ctx, cs_camera_set **out);
@@ -226,14 +228,16 @@ int64_t cs_camera_set_count(const cs_camera_set *set);
 cs_camera_source cs_camera_set_source(const cs_camera_set *set);
 /* Camera i (0 <= i < count); NULL when out of range. */
 const cs_camera *cs_camera_set_camera(const cs_camera_set *set, int64_t i);
-/* The image name (file name without folder, as cameras.json's img_name) or "" when none. */
+/* The image name (COLMAP's image name, the file name of a transforms.json image, cameras.json's
+ * img_name) or "" when none; NULL when i is out of range. */
 const char *cs_camera_set_name(const cs_camera_set *set, int64_t i);
-/* The image's resolved path, or NULL when the source names none. */
+/* The image's resolved path, or NULL when the source names none or i is out of range. */
 const char *cs_camera_set_image_path(const cs_camera_set *set, int64_t i);
 /* Sparse points shipped with the cameras (COLMAP points3D); returns the count, 0 when none.
  * xyz is [n, 3] world, rgb [n, 3] 8-bit. Either out pointer may be NULL. */
 int64_t cs_camera_set_points(const cs_camera_set *set, const float **xyz, const uint8_t **rgb);
-/* Write an Inria cameras.json, atomically. */
+/* Write an Inria cameras.json, atomically (cx, cy always; "model", "distortion" and "time" as
+ * csplat extensions when set). CS_ERR_ARGUMENT for an empty set or non-finite values. */
 cs_status cs_camera_set_save(cs_context *ctx, const cs_camera_set *set, const char *path);
 
 /* ---------------------------------------------------------------------------------------------
@@ -253,6 +257,48 @@ cs_status cs_image_load(cs_context *ctx, const char *path, cs_image *out);
 /* Write a PNG with bit_depth 8 or 16, atomically; values are clamped to [0, 1]. */
 cs_status cs_image_save_png(cs_context *ctx, const cs_image *image, const char *path,
                             int bit_depth);
+
+/* ---------------------------------------------------------------------------------------------
+ * Datasets: posed photos ready for training and evaluation. Images are loaded, undistorted to
+ * pinhole (OpenCV models), composited over the background when they have alpha, and downscaled
+ * by area averaging; cameras are adjusted to match. Held-out views: those of transforms_test.json
+ * when the folder has one, else every 8th image in name order.
+ */
+typedef struct cs_dataset cs_dataset;
+
+typedef struct cs_dataset_desc {
+    int downscale;          /* integer factor >= 1; 0 = 1 */
+    int hold_out;           /* non-zero: split off the held-out views (for --eval) */
+    int background_set;     /* non-zero: use background below; else white for Blender data,
+                               black otherwise */
+    float background[3];
+    int64_t max_images;     /* 0 = all; else the first max_images views in name order */
+} cs_dataset_desc;
+
+/* path: a dataset folder (COLMAP, transforms.json, Blender transforms_train/test.json) or a
+ * cameras file understood by cs_camera_set_load. */
+cs_status cs_dataset_load(cs_context *ctx, const char *path, const cs_dataset_desc *desc,
+                          cs_dataset **out);
+void cs_dataset_destroy(cs_dataset *ds);
+/* All views, training and held-out. */
+int64_t cs_dataset_count(const cs_dataset *ds);
+const cs_camera *cs_dataset_camera(const cs_dataset *ds, int64_t i);
+/* RGB image of view i at its camera's size. */
+const cs_image *cs_dataset_image(const cs_dataset *ds, int64_t i);
+const char *cs_dataset_name(const cs_dataset *ds, int64_t i);
+int cs_dataset_is_held_out(const cs_dataset *ds, int64_t i);
+void cs_dataset_background(const cs_dataset *ds, float out[3]);
+/* Scene centre and extent as 3DGS defines them: the mean of the camera centres, and 1.1 times the
+ * largest distance of a camera centre from it. */
+void cs_dataset_extent(const cs_dataset *ds, float centre[3], float *radius);
+/* Initial points: the source's sparse points (COLMAP), or 0 when it has none. */
+int64_t cs_dataset_points(const cs_dataset *ds, const float **xyz, const uint8_t **rgb);
+
+/* Write the built-in procedural dataset (a ray-traced scene of textured objects, NeRF-synthetic
+ * layout: train/ and test/ RGBA PNGs of size x size, transforms_train.json, transforms_test.json)
+ * into folder dir, created if needed. Used by `csplat demo` and by tests. */
+cs_status cs_demo_dataset_write(cs_context *ctx, const char *dir, int train_views, int test_views,
+                                int size);
 
 /* ---------------------------------------------------------------------------------------------
  * Interchange formats: Niantic SPZ, PlayCanvas SOG and compressed PLY. cs_scene_load and

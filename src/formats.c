@@ -2,16 +2,15 @@
  * formats.c - the table of scene format codecs and the lookups over it. A new format adds its
  * codec here; load detects by content first (magic numbers), then by extension.
  */
+#include "formats.h"
 #include "internal.h"
 
-/* Interchange formats (io_spz.c, io_sog.c, io_plycompressed.c). Compressed PLY comes before any
- * plain PLY codec: both start with "ply", and only its detect() looks for the chunk element. */
-extern const cs_scene_codec cs__codec_spz;
-extern const cs_scene_codec cs__codec_sog;
-extern const cs_scene_codec cs__codec_compressed_ply;
-
+/* Compressed PLY comes before the plain PLY codec: both start with "ply", and only its detect()
+ * looks for the chunk element. */
 static const cs_scene_codec *const codecs[] = {
     &cs__codec_compressed_ply,
+    &cs__codec_ply,
+    &cs__codec_splat,
     &cs__codec_spz,
     &cs__codec_sog,
     NULL, /* the list ends with NULL */
