@@ -390,7 +390,7 @@ static uint8_t quantize_sh(float x, int bits) {
     if (!isfinite(x)) x = 0.0f;
     x = fminf(fmaxf(x, -2.0f), 2.0f);
     int bucket = 1 << (8 - bits);
-    int q = (int)lrintf(x * 128.0f) + 128;
+    int q = (int)lroundf(x * 128.0f) + 128;
     q = (q + bucket / 2) / bucket * bucket;
     return (uint8_t)(q < 0 ? 0 : (q > 255 ? 255 : q));
 }
@@ -415,7 +415,7 @@ static void spz_pack(const cs_scene_params *p, int version, int fb, uint8_t *con
         for (int a = 0; a < 3; a++) {
             float v = flip_p[a] * p->means[3 * i + a] * scale;
             v = isfinite(v) ? fminf(fmaxf(v, -8388608.0f), 8388607.0f) : 0.0f;
-            int32_t f = (int32_t)lrintf(v);
+            int32_t f = (int32_t)lroundf(v);
             uint8_t *b = arrays[0] + 9 * i + 3 * a;
             b[0] = (uint8_t)f;
             b[1] = (uint8_t)(f >> 8);

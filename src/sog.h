@@ -29,11 +29,12 @@ static inline float cs__logitf(float p) {
     return logf(p / (1.0f - p));
 }
 
-/* round(x) clamped to [0, 255]; NaN gives 0. */
+/* round(x) (halves away from zero, as C++ std::round in the reference encoders) clamped to
+ * [0, 255]; NaN gives 0. */
 static inline uint8_t cs__u8_round(float x) {
     if (!(x > 0.0f)) return 0;
     if (x >= 255.0f) return 255;
-    return (uint8_t)lrintf(x);
+    return (uint8_t)roundf(x);
 }
 
 /* A unit quaternion from q (any order, 4 floats); a zero or non-finite q becomes (1, 0, 0, 0) in

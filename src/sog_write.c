@@ -91,7 +91,7 @@ static void build_means(const cs_scene_params *p, const uint32_t *order, size_t 
             float v = p->means[3 * (size_t)order[i] + a];
             double range = maxs[a] - mins[a];
             double t = isfinite(v) && range > 0 ? (log_transform(v) - mins[a]) / range : 0;
-            uint32_t q = (uint32_t)lrint(t * 65535.0 / step) * step;
+            uint32_t q = (uint32_t)lround(t * 65535.0 / step) * step;
             q = q > 65535 ? 65535 : q;
             lo[4 * i + a] = (uint8_t)q;
             hi[4 * i + a] = (uint8_t)(q >> 8);
