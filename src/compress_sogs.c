@@ -304,6 +304,114 @@ done:
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Initial layout: recursive bisection of space onto the grid. A grid rectangle is cut across its
+ * longer side; its Gaussians are split at the matching rank along the axis where their means
+ * spread most, the lower part going to the first half. Neighbours in space end up neighbours in
+ * both grid directions, which a 1D curve folded into rows cannot give; PLAS then refines.
+ */
+typedef struct bisect_ctx {
+    const float *means;
+    uint32_t *ids;   /* Gaussians, permuted in place */
+    uint32_t *order; /* grid cell -> Gaussian */
+    int64_t n;
+    int width;
+} bisect_ctx;
+
+/* Real cells (index < n) of rectangle rows [y0, y1) x cols [x0, x1). */
+static int64_t real_cells(const bisect_ctx *b, int y0, int y1, int x0, int x1) {
+    int64_t full_rows = b->n / b->width, rem = b->n % b->width, count = 0;
+    for (int y = y0; y < y1; y++) {
+        if (y < full_rows) count += x1 - x0;
+        else if (y == full_rows) count += x1 < rem ? x1 - x0 : (x0 < rem ? rem - x0 : 0);
+    }
+    return count;
+}
+
+/* Quickselect: ids[0..k) hold the k smallest keys along axis a (ties by id, deterministic). */
+static void select_k(const float *means, uint32_t *ids, int64_t len, int64_t k, int a) {
+    int64_t lo = 0, hi = len - 1;
+    while (lo < hi) {
+        uint32_t pid = ids[lo + (hi - lo) / 2];
+        float pv = means[3 * (size_t)pid + a];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (means[3 * (size_t)ids[i] + a] < pv ||
+                   (means[3 * (size_t)ids[i] + a] == pv && ids[i] < pid))
+                i++;
+            while (means[3 * (size_t)ids[j] + a] > pv ||
+                   (means[3 * (size_t)ids[j] + a] == pv && ids[j] > pid))
+                j--;
+            if (i <= j) {
+                uint32_t t = ids[i];
+                ids[i] = ids[j];
+                ids[j] = t;
+                i++;
+                j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else break;
+    }
+}
+
+static void bisect(bisect_ctx *b, uint32_t *ids, int64_t len, int y0, int y1, int x0, int x1) {
+    if (len == 0) return;
+    if (len == 1 || (y1 - y0 == 1 && x1 - x0 == 1)) {
+        /* One cell left (or one Gaussian): place it at the rectangle's first real cell. */
+        for (int y = y0; y < y1; y++)
+            for (int x = x0; x < x1; x++) {
+                int64_t g = (int64_t)y * b->width + x;
+                if (g < b->n) {
+                    b->order[g] = ids[0];
+                    return;
+                }
+            }
+        return;
+    }
+    int ya = y0, yb = y1, xa = x0, xb = x1;
+    int ya2 = y0, yb2 = y1, xa2 = x0, xb2 = x1;
+    if (x1 - x0 >= y1 - y0) xb = xa2 = x0 + (x1 - x0) / 2;
+    else yb = ya2 = y0 + (y1 - y0) / 2;
+    int64_t k = real_cells(b, ya, yb, xa, xb);
+    float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+    for (int64_t i = 0; i < len; i++)
+        for (int a = 0; a < 3; a++) {
+            float v = b->means[3 * (size_t)ids[i] + a];
+            lo[a] = fminf(lo[a], v);
+            hi[a] = fmaxf(hi[a], v);
+        }
+    int axis = 0;
+    for (int a = 1; a < 3; a++)
+        if (hi[a] - lo[a] > hi[axis] - lo[axis]) axis = a;
+    if (k > 0 && k < len) select_k(b->means, ids, len, k, axis);
+    bisect(b, ids, k, ya, yb, xa, xb);
+    bisect(b, ids + k, len - k, ya2, yb2, xa2, xb2);
+}
+
+/* Grid layout of the means by recursive bisection; order[g] = Gaussian at cell g. Non-finite
+ * means are treated as the origin. */
+static cs_status bisect_layout(cs_context *ctx, const cs_scene_params *p, int width,
+                               uint32_t *order) {
+    size_t n = (size_t)p->count;
+    uint32_t *ids = cs__malloc((n + 1) * sizeof *ids);
+    float *m = cs__malloc((3 * n + 1) * sizeof *m);
+    if (!ids || !m) {
+        cs__free(ids);
+        cs__free(m);
+        return cs__alloc_error(ctx, "compress layout", n * 16);
+    }
+    for (size_t i = 0; i < 3 * n; i++) m[i] = isfinite(p->means[i]) ? p->means[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) ids[i] = (uint32_t)i;
+    bisect_ctx b = {m, ids, order, p->count, width};
+    int rows = (int)((p->count + width - 1) / width);
+    bisect(&b, ids, p->count, 0, rows, 0, width);
+    cs__free(ids);
+    cs__free(m);
+    return CS_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * csplat compress.
  */
 
@@ -367,8 +475,7 @@ cs_status cs__sogs_compress(cs_context *ctx, const cs_scene *scene, const char *
     uint32_t *order = cs__malloc((n + 1) * sizeof *order);
     float *features = NULL;
     if (!order) return cs__alloc_error(ctx, path, n * sizeof *order);
-    /* Start from Morton order: PLAS then only has to fold a good 1D order into 2D. */
-    cs_status st = cs__morton_order(ctx, p->means, p->count, order);
+    cs_status st = bisect_layout(ctx, p, width, order);
     if (st == CS_OK) st = build_features(ctx, p, &features);
     if (st == CS_OK) st = cs__plas_sort(ctx, features, p->count, F_DIM, width, q, order);
     if (st == CS_OK) {
@@ -380,7 +487,7 @@ cs_status cs__sogs_compress(cs_context *ctx, const cs_scene *scene, const char *
         plan.sh_iterations = options && options->sh_iterations ? options->sh_iterations
                                                                : 10 + (int)(20 * q);
         plan.position_bits = q >= 0.75f ? 16 : 13 + (int)(4 * q);
-        plan.webp_effort = 9;
+        plan.webp_effort = 4;
         st = cs__sog_save_plan(ctx, scene, path, &plan);
     }
     cs__free(features);

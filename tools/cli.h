@@ -23,6 +23,7 @@ typedef struct cli_command {
 
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_compress(int argc, char **argv);
 
 /* Print "csplat NAME: message" and a hint to --help on stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *command, const char *fmt, ...)

@@ -10,6 +10,7 @@
 static const cli_command commands[] = {
     {"info", cmd_info, "print a scene's format, count, SH degree, bounds and statistics"},
     {"convert", cmd_convert, "convert a scene between formats (chosen by OUT's extension)"},
+    {"compress", cmd_compress, "write a smaller SOG through a self-organizing layout"},
 };
 
 static void usage(FILE *out) {
