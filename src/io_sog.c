@@ -593,7 +593,7 @@ cs_status cs__sog_probe(cs_context *ctx, const char *path, cs_scene_file_info *i
                 st = cs__error(ctx, CS_ERR_FORMAT, "%s: meta.json is not valid JSON", path);
             if (st == CS_OK) {
                 probe_meta(root, info);
-                snprintf(info->detail, sizeof info->detail, "bundled (zip of %d files)",
+                snprintf(info->detail, sizeof info->detail, "bundled, a zip of %d files",
                          zip.count);
             }
             cs__zip_close(&zip);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <webp/encode.h>
 
 /* Lossless and exact: libwebp's simple API may rewrite RGB under alpha 0. */
@@ -522,6 +523,55 @@ TEST(interop_every_conversion_pair) {
             cs_scene_destroy(db);
         }
         cs_scene_destroy(da);
+    }
+    cs_scene_destroy(src);
+    cs_context_destroy(ctx);
+}
+
+/* `csplat compress` and `csplat info` as scripts use them. */
+static int run_csplat(const char *args, char *out, size_t cap) {
+    char cmd[8192], path[4096];
+    snprintf(path, sizeof path, "%s", test_tmp("sog_cli.out"));
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>&1", getenv("CSPLAT_CLI"), args, path);
+    int status = system(cmd);
+    unsigned char *b = test_read_file(path, NULL);
+    snprintf(out, cap, "%s", b ? (const char *)b : "");
+    free(b);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(sog_cli_compress_and_info) {
+    if (!getenv("CSPLAT_CLI") || !*getenv("CSPLAT_CLI"))
+        SKIP("CSPLAT_CLI is not set (run through `make unit-test`)");
+    cs_context *ctx = test_context(1);
+    cs_scene *src = ix_random_scene(ctx, 200, 1, 8);
+    char in[4096], out[4096], args[16384], text[8192];
+    snprintf(in, sizeof in, "%s", test_tmp("cli_in.ply"));
+    snprintf(out, sizeof out, "%s", test_tmp("cli_out.sog"));
+    CHECK_OK(ctx, cs_scene_save(ctx, src, in));
+    snprintf(args, sizeof args, "compress '%s' '%s' --quality 0.8", in, out);
+    CHECK(run_csplat(args, text, sizeof text) == 0);
+    CHECK(strstr(text, "bytes/Gaussian") != NULL);
+    cs_scene *back = NULL;
+    CHECK_OK(ctx, cs_scene_load(ctx, out, &back));
+    CHECK(back && cs_scene_count(back) == 200);
+    cs_scene_destroy(back);
+    snprintf(args, sizeof args, "info '%s'", out);
+    CHECK(run_csplat(args, text, sizeof text) == 0 && strstr(text, "version     2 (bundled"));
+    /* Bad usage: no SOG output, a quality out of range, a missing argument. */
+    snprintf(args, sizeof args, "compress '%s' '%s'", in, in);
+    CHECK(run_csplat(args, text, sizeof text) == 2);
+    snprintf(args, sizeof args, "compress '%s' '%s' --quality 2", in, out);
+    CHECK(run_csplat(args, text, sizeof text) == 2);
+    CHECK(run_csplat("compress", text, sizeof text) == 2);
+    /* Runtime failure: an unreadable input names the file, exit code 1. */
+    snprintf(args, sizeof args, "compress '%s.missing' '%s'", in, out);
+    CHECK(run_csplat(args, text, sizeof text) == 1 && strstr(text, ".missing"));
+    const char *lod = test_data("playcanvas_playbot_sog/lod-meta.json");
+    if (lod) {
+        snprintf(args, sizeof args, "info '%s'", lod);
+        CHECK(run_csplat(args, text, sizeof text) == 0);
+        CHECK(strstr(text, "lod levels  7: 500000, 250000, 125000, 31000, 8406, 3000, 1873"));
     }
     cs_scene_destroy(src);
     cs_context_destroy(ctx);
