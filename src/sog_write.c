@@ -216,9 +216,15 @@ static cJSON *number_array(const double *v, int n) {
     return a;
 }
 
+/* Floats printed with 9 significant digits, the shortest width that always reads back as the
+ * same float (cJSON would print the double expansion, 17 digits). */
 static cJSON *float_array(const float *v, int n) {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]));
+    for (int i = 0; a && i < n; i++) {
+        char num[32];
+        snprintf(num, sizeof num, "%.9g", (double)v[i]);
+        cJSON_AddItemToArray(a, cJSON_CreateRaw(num));
+    }
     return a;
 }
 

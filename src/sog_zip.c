@@ -110,16 +110,19 @@ cs_status cs__zip_open(cs_context *ctx, const char *name, const uint8_t *data, s
                              name);
         }
         /* The data follows the local header, whose name and extra lengths may differ. */
+        /* Messages naming the entry are formatted before the names are freed. */
         if (local > len || len - local < 30 || cs__rd_u32le(data + local) != SIG_LOCAL) {
+            cs_status st = cs__error(ctx, CS_ERR_FORMAT, "%s: zip local header of '%s' is "
+                                     "corrupt", name, z->name);
             cs__zip_close(out);
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: zip local header of '%s' is corrupt",
-                             name, c[46] ? z->name : "?");
+            return st;
         }
         size_t skip = 30 + (size_t)rd16(data + local + 26) + rd16(data + local + 28);
         if (len - local < skip || len - local - skip < z->csize) {
+            cs_status st = cs__error(ctx, CS_ERR_FORMAT, "%s: zip entry '%s' runs past the end",
+                                     name, z->name);
             cs__zip_close(out);
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: zip entry '%s' runs past the end", name,
-                             z->name);
+            return st;
         }
         z->data_offset = local + skip;
         at += 46 + nlen + xlen + clen;

@@ -576,3 +576,89 @@ TEST(sog_cli_compress_and_info) {
     cs_scene_destroy(src);
     cs_context_destroy(ctx);
 }
+
+/* Files produced by tests/interop/splat_transform.sh in $CSPLAT_INTEROP_DIR: source.ply; for
+ * each format X, cs.X (written by csplat) and st.X (written by splat-transform), and
+ * NAME.st.ply, splat-transform's decode of NAME. Both readers of one file must agree to float
+ * rounding; each file must match the source within its format's quantisation. */
+TEST(interop_splat_transform_files) {
+    const char *dir = getenv("CSPLAT_INTEROP_DIR");
+    if (!dir || !*dir) SKIP("CSPLAT_INTEROP_DIR is not set (run tests/interop/splat_transform.sh)");
+    cs_context *ctx = test_context(0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/source.ply", dir);
+    cs_scene *src = NULL;
+    CHECK_OK(ctx, cs_scene_load(ctx, path, &src));
+    if (!src) {
+        cs_context_destroy(ctx);
+        return;
+    }
+    const char *fmts[4] = {"spz", "sog", "compressed.ply", "meta.json"};
+    const ix_errors strict = {.pos = 1e-5, .log_scale = 1e-5, .quat = 1e-6, .opacity = 1e-5,
+                              .dc = 1e-5, .sh = 1e-5};
+    /* Against the source: the coarsest step of each format (SOG codebooks and palettes are
+     * checked loosely: their error depends on the encoder's clustering). splat-transform's SOG
+     * writer truncates where csplat rounds: up to a whole step in opacity and rotations. */
+    const ix_errors quant[4] = {
+        {.pos = 1.0 / 8192 + 1e-6, .log_scale = 1.0 / 32 + 1e-6, .quat = 2e-5,
+         .opacity = 0.5 / 255 + 1e-6, .dc = 0.5 / (0.15 * 255) + 1e-6, .sh = 8.5 / 128 + 1e-6},
+        {.pos = 2e-4, .log_scale = 0.3, .quat = 4e-4, .opacity = 1.0 / 255 + 1e-5, .dc = 0.3,
+         .sh = -1},
+        {.pos = 0.01, .log_scale = 0.01, .quat = 1e-5, .opacity = 0.5 / 255 + 1e-6, .dc = 0.05,
+         .sh = 4.0 / 256 + 1e-5},
+        {.pos = 2e-4, .log_scale = 0.3, .quat = 4e-4, .opacity = 1.0 / 255 + 1e-5, .dc = 0.3,
+         .sh = -1}};
+    /* SPZ's bytes cover DC colours in [-127.5, 127.5] / 38.25 and SH in [-1, 127/128]: compare
+     * SPZ files with the source clamped to that range (real scenes exceed it). */
+    cs_scene *clamped = NULL;
+    cs_scene_params sp = cs_scene_get_params(src);
+    CHECK_OK(ctx, cs_scene_create(ctx, sp.count, sp.sh_degree, &clamped));
+    if (clamped) {
+        cs_scene_params cp = cs_scene_get_params(clamped);
+        size_t floats = (size_t)sp.count * (3 + 3 + 4 + 1 + 3 * (size_t)sp.sh_coeffs);
+        memcpy(cp.means, sp.means, floats * sizeof(float));
+        for (int64_t i = 0; i < sp.count; i++)
+            for (int k = 0; k < 3 * sp.sh_coeffs; k++) {
+                float *v = &cp.sh[(size_t)i * 3 * sp.sh_coeffs + (size_t)k];
+                float lo = k < 3 ? -127.5f / 38.25f : -1.0f, hi = k < 3 ? 127.5f / 38.25f : 1.0f;
+                *v = *v < lo ? lo : (*v > hi ? hi : *v);
+            }
+    }
+    int checked = 0;
+    for (int f = 0; f < 4; f++)
+        for (int who = 0; who < 2; who++) {
+            char file[4096], theirs[4200], what[64];
+            if (f == 3) /* unbundled: a folder per writer */
+                snprintf(file, sizeof file, "%s/%s_dir/meta.json", dir, who ? "st" : "cs");
+            else
+                snprintf(file, sizeof file, "%s/%s.%s", dir, who ? "st" : "cs", fmts[f]);
+            snprintf(theirs, sizeof theirs, "%s.st.ply", file);
+            snprintf(what, sizeof what, "%s written by %s", fmts[f], who ? "splat-transform" :
+                                                                          "csplat");
+            cs_scene *ours = NULL, *st = NULL;
+            if (cs_scene_load(ctx, file, &ours) != CS_OK) {
+                if (cs__file_exists(file)) CHECK_MSG(0, "%s: %s", what, cs_context_last_error(ctx));
+                continue;
+            }
+            CHECK_OK(ctx, cs_scene_load(ctx, theirs, &st));
+            if (st) {
+                ix_errors e = ix_compare(ours, st, false);
+                char w2[128];
+                snprintf(w2, sizeof w2, "%s: csplat vs splat-transform decode", what);
+                ix_check(w2, &e, &strict);
+                checked++;
+            }
+            ix_errors q = ix_compare(f == 0 && clamped ? clamped : src, ours, true);
+            char w3[128];
+            snprintf(w3, sizeof w3, "%s: decode vs source", what);
+            ix_check(w3, &q, &quant[f]);
+            test_note("%s: vs source pos %.2g scale %.2g quat %.2g opacity %.2g dc %.2g sh %.2g",
+                      what, q.pos, q.log_scale, q.quat, q.opacity, q.dc, q.sh);
+            cs_scene_destroy(ours);
+            cs_scene_destroy(st);
+        }
+    CHECK_MSG(checked > 0, "no file pairs found in %s", dir);
+    cs_scene_destroy(clamped);
+    cs_scene_destroy(src);
+    cs_context_destroy(ctx);
+}
