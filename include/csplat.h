@@ -349,6 +349,75 @@ cs_status cs_scene_save_sog(cs_context *ctx, const cs_scene *scene, const char *
 /* Load level `level` (0 = finest) of a SOG level-of-detail set (lod-meta.json). */
 cs_status cs_scene_load_lod(cs_context *ctx, const char *path, int level, cs_scene **out);
 
+/* ---------------------------------------------------------------------------------------------
+ * Rendering: the exact 3DGS tile rasterizer (EWA projection, SH colour, 16x16 tiles, depth order,
+ * front-to-back alpha compositing), threaded over the context's pool, AVX2+FMA when the CPU has
+ * it. The renderer owns its scratch memory, which grows to the largest frame and is reused, so a
+ * warm renderer does not allocate per frame. One renderer per thread of use.
+ *
+ *     cs_renderer *r;
+ *     cs_renderer_desc rd = {0};                   // zero means defaults
+ *     cs_renderer_create(ctx, &rd, &r);
+ *     cs_image rgb;
+ *     cs_image_alloc(ctx, cam->width, cam->height, 3, &rgb);
+ *     cs_render_options opt = {.background = {1, 1, 1}};
+ *     cs_renderer_render(r, scene, cam, &opt, &rgb, NULL, NULL);
+ *
+ * The rules (see docs/DESIGN.md) are those of the reference 3DGS rasterizer: near plane z > 0.2;
+ * Jacobian x/z, y/z clamped to +-1.3 tan(fov/2) with tan(fov/2) = width / (2 fx) (height, fy);
+ * 2D covariance + 0.3 px^2; radius ceil(3 sqrt(lambda_max)); a Gaussian reaches the pixels of the
+ * 16x16 tiles its radius square touches; per pixel alpha = min(0.99, opacity exp(-d^T conic d / 2))
+ * with d = mean2D - (x + 0.5, y + 0.5), skipped below 1/255; compositing stops before the Gaussian
+ * that would take the transmittance T below 1e-4; rgb = sum c alpha T + T background. Cameras are
+ * rendered as pinhole cameras: the distortion fields of cs_camera are ignored.
+ */
+typedef struct cs_renderer cs_renderer;
+
+typedef struct cs_renderer_desc {
+    /* Non-zero: use the portable scalar kernels even when the CPU has AVX2+FMA. The environment
+     * variable CSPLAT_SCALAR=1, read at creation, does the same. */
+    int force_scalar;
+} cs_renderer_desc;
+
+typedef struct cs_render_options {
+    float background[3];  /* linear RGB added as T * background; zero = black */
+    /* SH bands evaluated, 1..4 (bands = degree + 1: 1 = DC only, 4 = degree 3); 0 = every band
+     * the scene holds; more than the scene holds is clamped. */
+    int sh_bands;
+    float scale_modifier; /* multiplies every scale (3DGS's scaling_modifier); 0 = 1 */
+} cs_render_options;
+
+/* Per-stage timings and counts of a renderer's last successful render. */
+typedef struct cs_render_stats {
+    double ms_project;       /* projection, covariance, conic, radius, tile rectangle */
+    double ms_sh;            /* SH colour of the Gaussians that survived projection */
+    double ms_sort;          /* radix sort of the visible Gaussians by depth */
+    double ms_bin;           /* tile intersection and the per-tile lists */
+    double ms_raster;        /* per-tile compositing and the image writes */
+    double ms_total;         /* the whole call */
+    int64_t gaussians;       /* in the scene */
+    int64_t visible;         /* past the near plane and touching at least one tile */
+    int64_t intersections;   /* (tile, Gaussian) pairs rasterized */
+    int threads;             /* threads of the context */
+    int simd;                /* 1 when the AVX2+FMA kernels ran, 0 for the scalar ones */
+} cs_render_stats;
+
+/* desc may be NULL (defaults). */
+cs_status cs_renderer_create(cs_context *ctx, const cs_renderer_desc *desc, cs_renderer **out);
+void cs_renderer_destroy(cs_renderer *renderer);
+
+/* Render scene through cam into the caller's images; any of rgb (3 channels), alpha (1 channel,
+ * 1 - final T) and depth (1 channel, expected view depth sum(w z) / sum(w) with w = alpha T, 0
+ * where nothing was drawn) may be NULL. Each given image must be cam->width x cam->height with
+ * its channel count, else CS_ERR_ARGUMENT. opts may be NULL (defaults). The scene is read-only;
+ * results are identical for any thread count. */
+cs_status cs_renderer_render(cs_renderer *renderer, const cs_scene *scene, const cs_camera *cam,
+                             const cs_render_options *opts, cs_image *rgb, cs_image *alpha,
+                             cs_image *depth);
+
+/* Timings and counts of the last successful render (zeroed before the first). */
+void cs_renderer_get_stats(const cs_renderer *renderer, cs_render_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

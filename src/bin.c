@@ -1,0 +1,225 @@
+/*
+ * bin.c - tile intersection: the per-tile lists of splats, each in depth order.
+ *
+ * Which tiles a splat goes to. The reference rasterizer lists a Gaussian in every tile of its
+ * rectangle (the 3-sigma radius square rounded out to tiles, cs_tile_rect) and then draws it at
+ * every pixel of those tiles where alpha = o exp(-q/2) >= 1/255, q = d^T conic d. So the pixels a
+ * Gaussian can change are exactly: pixels of its rectangle's tiles with q <= 2 ln(255 o). We list
+ * a splat only in the rectangle's tiles that meet that ellipse, the "support" (gmath.h
+ * cs_alpha_support, which adds a margin for float rounding of q); a tile outside it holds no
+ * pixel the splat could draw, so dropping it changes no pixel, and the output stays the
+ * reference's. The ellipse is tighter than the square for low opacities and elongated splats,
+ * which is where most of the saving is; a splat with o < 1/255 goes nowhere.
+ *
+ * The tiles are those of the ellipse's bounding box (pixel centres within its half extents),
+ * and when that box spans at least 2 x 2 tiles, each tile row is narrowed exactly: the ellipse
+ * q <= k restricted to the row's band of pixel-centre heights is convex, its x extent is
+ * [x_min, x_max] with each end taken at the band height closest to the ellipse's leftmost or
+ * rightmost point, and the pixel columns whose centres fall in it give the tile columns. The
+ * geometry runs in double from the float conic, with 0.01 px of slack on every side, so rounding
+ * can only add tiles, never drop one. The same pass stores the ellipse's half extents in the
+ * splat for the rasterizer's clipping.
+ *
+ * Ordering. Splats are visited in depth order (sort.c), split into fixed slices of that order.
+ * Pass 1 counts per slice and tile; the counts are prefix-summed tile-major, slice-minor into
+ * write offsets; pass 2 writes each slice's indices at its offsets. Each tile's list is thus in
+ * depth order, ties in index order, for any slice count: a counting sort on the tile digit after
+ * the depth digits, completing the reference's stable (tile, depth) key order.
+ *
+ * Shapes: order [V] -> ranges [TX*TY + 1] (int64), list [M] (uint32 splat indices).
+ */
+#include "gmath.h"
+#include "render.h"
+
+#include <math.h>
+
+#define BIN_SLACK 0.01 /* px added to every bound; only ever adds pixels to a splat's support */
+
+/* ceil(x) and floor(x) clamped to [0, hi], without libm calls (NaN gives 0). */
+static inline int ceil_clamped(double x, int hi) {
+    if (!(x > 0)) return 0;
+    if (x >= hi) return hi;
+    int i = (int)x;
+    return i < x ? i + 1 : i;
+}
+static inline int floor_clamped(double x, int hi) {
+    if (!(x > 0)) return 0;
+    return x >= hi ? hi : (int)x;
+}
+
+/* Tiles [*t0, *t1) of the pixels whose centres i + 0.5 lie in [lo, hi] (slack added),
+ * intersected with [r0, r1). false when empty. */
+static inline bool tile_range(double lo, double hi, int pixels, int r0, int r1, int *t0,
+                              int *t1) {
+    lo -= 0.5 + BIN_SLACK;
+    hi -= 0.5 - BIN_SLACK;
+    if (hi < 0 || lo > pixels - 1) return false;
+    *t0 = ceil_clamped(lo, pixels - 1) / CS_TILE;
+    *t1 = floor_clamped(hi, pixels - 1) / CS_TILE + 1;
+    if (*t0 < r0) *t0 = r0;
+    if (*t1 > r1) *t1 = r1;
+    return *t0 < *t1;
+}
+
+/* Count pass, per splat: store the support's half extents and replace the reference rectangle
+ * by the tiles of the support's bounding box within it. false: the splat reaches no tile. */
+static bool support_box(const cs_view *view, cs_splat *s) {
+    double k = s->support;
+    s->ext[0] = s->ext[1] = 0.0f;
+    if (!(k > 0)) return false;
+    double a = s->conic[0], b = s->conic[1], c = s->conic[2], det = a * c - b * b;
+    if (!(a > 0 && c > 0 && det > 0)) {
+        /* Not positive definite after rounding: q can be <= 0 far away. Keep every tile of the
+         * rectangle and let the compositing rule decide per pixel. */
+        s->ext[0] = s->ext[1] = 1e30f;
+        return true;
+    }
+    double ex = sqrt(k * c / det), ey = sqrt(k * a / det);
+    s->ext[0] = (float)(ex + BIN_SLACK);
+    s->ext[1] = (float)(ey + BIN_SLACK);
+    int tx0, tx1, ty0, ty1;
+    double u = s->x, v = s->y;
+    if (!tile_range(u - ex, u + ex, view->width, s->rect[0], s->rect[1], &tx0, &tx1) ||
+        !tile_range(v - ey, v + ey, view->height, s->rect[2], s->rect[3], &ty0, &ty1))
+        return false;
+    s->rect[0] = (uint16_t)tx0;
+    s->rect[1] = (uint16_t)tx1;
+    s->rect[2] = (uint16_t)ty0;
+    s->rect[3] = (uint16_t)ty1;
+    return true;
+}
+
+/* Row-by-row refinement of a splat whose box spans at least 2 x 2 tiles (a box one tile wide or
+ * high is exact already; larger ones can skip corner tiles). */
+typedef struct ellipse {
+    double u, v, a, b, k, det, ey, ey_r; /* centre, conic a b, bound, a c - b^2, half height,
+                                            height of the rightmost point */
+} ellipse;
+
+static bool needs_rows(const cs_splat *s) {
+    return s->rect[1] - s->rect[0] > 1 && s->rect[3] - s->rect[2] > 1 && s->ext[0] < 1e30f;
+}
+
+static void ellipse_init(const cs_splat *s, ellipse *e) {
+    double a = s->conic[0], b = s->conic[1], c = s->conic[2];
+    e->u = s->x;
+    e->v = s->y;
+    e->a = a;
+    e->b = b;
+    e->k = s->support;
+    e->det = a * c - b * b;
+    e->ey = sqrt(e->k * a / e->det);
+    e->ey_r = -b * sqrt(e->k * c / e->det) / c; /* dq/dy = 0 at the rightmost point */
+}
+
+static double clampd(double x, double lo, double hi) {
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+/* Tile columns [*x0, *x1) of tile row ty that the ellipse reaches, within the box. */
+static bool row_span(const cs_view *view, const cs_splat *s, const ellipse *e, int ty, int *x0,
+                     int *x1) {
+    int j0 = ty * CS_TILE;
+    int j1 = j0 + CS_TILE < view->height ? j0 + CS_TILE : view->height; /* rows [j0, j1) */
+    /* Heights of the row band's pixel centres relative to the centre, with slack. */
+    double lo = j0 + 0.5 - e->v - BIN_SLACK, hi = j1 - 0.5 - e->v + BIN_SLACK;
+    if (hi < -e->ey || lo > e->ey) return false;
+    /* Over the band, x_max(y) = (-b y + sqrt(a k - det y^2)) / a is concave with its maximum
+     * at ey_r, so its largest value is at ey_r clamped to the band; x_min likewise at -ey_r. */
+    double yr = clampd(e->ey_r, lo, hi), yl = clampd(-e->ey_r, lo, hi);
+    double sr = e->a * e->k - e->det * yr * yr, sl = e->a * e->k - e->det * yl * yl;
+    double xmax = (-e->b * yr + sqrt(sr > 0 ? sr : 0)) / e->a;
+    double xmin = (-e->b * yl - sqrt(sl > 0 ? sl : 0)) / e->a;
+    return tile_range(e->u + xmin, e->u + xmax, view->width, s->rect[0], s->rect[1], x0, x1);
+}
+
+/* Depth order visits splats all over memory; fetching ahead hides most of the misses. */
+static inline void prefetch(const void *p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p);
+#else
+    (void)p;
+#endif
+}
+
+typedef struct bin_job {
+    cs_bin_args *a;
+    int64_t tiles;
+} bin_job;
+
+/* Calls EMIT(tx, ty) for every tile splat s is binned to. */
+#define FOR_EACH_TILE(view, s, EMIT)                                                              \
+    do {                                                                                          \
+        if (!needs_rows(s)) {                                                                     \
+            for (int ty_ = (s)->rect[2]; ty_ < (s)->rect[3]; ty_++)                               \
+                for (int tx_ = (s)->rect[0]; tx_ < (s)->rect[1]; tx_++) EMIT(tx_, ty_);           \
+        } else {                                                                                  \
+            ellipse e_;                                                                           \
+            ellipse_init(s, &e_);                                                                 \
+            for (int ty_ = (s)->rect[2]; ty_ < (s)->rect[3]; ty_++) {                             \
+                int x0_, x1_;                                                                     \
+                if (!row_span(view, s, &e_, ty_, &x0_, &x1_)) continue;                           \
+                for (int tx_ = x0_; tx_ < x1_; tx_++) EMIT(tx_, ty_);                             \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+
+static void count_task(void *user, int64_t c, int64_t c_end, int worker) {
+    (void)c_end, (void)worker;
+    bin_job *job = user;
+    cs_bin_args *a = job->a;
+    const cs_view *view = a->view;
+    int64_t *counts = a->counts + c * job->tiles;
+    for (int64_t t = 0; t < job->tiles; t++) counts[t] = 0;
+    int64_t begin = a->visible * c / a->chunks, end = a->visible * (c + 1) / a->chunks;
+    for (int64_t i = begin; i < end; i++) {
+        if (i + 16 < end) prefetch(&a->splats[a->order[i + 16]]);
+        cs_splat *s = &a->splats[a->order[i]];
+        if (!support_box(view, s)) {
+            s->rect[1] = s->rect[0]; /* empty: the fill pass skips it */
+            continue;
+        }
+#define COUNT(tx, ty) counts[(int64_t)(ty) * view->tiles_x + (tx)]++
+        FOR_EACH_TILE(view, s, COUNT);
+#undef COUNT
+    }
+}
+
+static void fill_task(void *user, int64_t c, int64_t c_end, int worker) {
+    (void)c_end, (void)worker;
+    bin_job *job = user;
+    cs_bin_args *a = job->a;
+    const cs_view *view = a->view;
+    int64_t *offsets = a->counts + c * job->tiles;
+    int64_t begin = a->visible * c / a->chunks, end = a->visible * (c + 1) / a->chunks;
+    for (int64_t i = begin; i < end; i++) {
+        if (i + 16 < end) prefetch(&a->splats[a->order[i + 16]]);
+        uint32_t idx = a->order[i];
+        const cs_splat *s = &a->splats[idx];
+#define FILL(tx, ty) a->list[offsets[(int64_t)(ty) * view->tiles_x + (tx)]++] = idx
+        FOR_EACH_TILE(view, s, FILL);
+#undef FILL
+    }
+}
+void cs__bin_count_cpu(cs_context *ctx, cs_bin_args *a) {
+    bin_job job = {a, (int64_t)a->view->tiles_x * a->view->tiles_y};
+    cs__parallel_for(ctx, a->chunks, 1, count_task, &job);
+    /* Offsets tile-major, slice-minor: tile t's list is slice 0's splats, then slice 1's... */
+    int64_t o = 0;
+    for (int64_t t = 0; t < job.tiles; t++) {
+        a->ranges[t] = o;
+        for (int c = 0; c < a->chunks; c++) {
+            int64_t *n = &a->counts[c * job.tiles + t];
+            int64_t here = *n;
+            *n = o;
+            o += here;
+        }
+    }
+    a->ranges[job.tiles] = o;
+    a->intersections = o;
+}
+
+void cs__bin_fill_cpu(cs_context *ctx, cs_bin_args *a) {
+    bin_job job = {a, (int64_t)a->view->tiles_x * a->view->tiles_y};
+    cs__parallel_for(ctx, a->chunks, 1, fill_task, &job);
+}
