@@ -25,7 +25,7 @@ BUILD   ?= build$(if $(SAN),/san-$(SAN))
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 20
 
-PKGS := libpng libjpeg zlib libcjson libzstd
+PKGS := libpng libjpeg zlib libcjson libzstd libwebp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # SDL2 is for `csplat view` only: the CLI links it, the library never does.

@@ -301,6 +301,55 @@ cs_status cs_demo_dataset_write(cs_context *ctx, const char *dir, int train_view
                                 int size);
 
 /* ---------------------------------------------------------------------------------------------
+ * Interchange formats: Niantic SPZ, PlayCanvas SOG and compressed PLY. cs_scene_load and
+ * cs_scene_save handle them by content and extension (".spz", ".sog" bundled, "meta.json"
+ * unbundled, "lod-meta.json" level-of-detail sets (loads level 0), ".compressed.ply"); the calls
+ * below add the choices those formats offer.
+ */
+#define CS_MAX_LOD_LEVELS 32
+
+/* What a scene file's header says, without decoding the Gaussians. */
+typedef struct cs_scene_file_info {
+    cs_format format;
+    int version;       /* SPZ 1..4, SOG 2; 0 for formats without a version number */
+    char detail[160];  /* e.g. "gzip, 12 fractional bits, antialiased" */
+    int64_t count;     /* Gaussians the header declares (level 0 of a LOD set); -1 if unknown */
+    int sh_degree;     /* as declared; -1 if unknown */
+    int lod_levels;    /* levels of detail in a SOG lod-meta.json; 0 otherwise */
+    int64_t lod_counts[CS_MAX_LOD_LEVELS]; /* Gaussians per level, finest first */
+} cs_scene_file_info;
+
+/* Read a scene file's header (and a SOG's meta.json / lod-meta.json) into *out. */
+cs_status cs_scene_probe(cs_context *ctx, const char *path, cs_scene_file_info *out);
+
+/* SPZ writing options; a zeroed struct (or NULL) writes version 3, not antialiased. */
+typedef struct cs_spz_options {
+    int version;     /* 2 (8-bit xyz quaternions), 3 (smallest-three, gzip) or 4 (zstd streams) */
+    int antialiased; /* sets the header flag: the scene was trained with Mip-Splatting's filter */
+} cs_spz_options;
+
+cs_status cs_scene_save_spz(cs_context *ctx, const cs_scene *scene, const char *path,
+                            const cs_spz_options *options);
+
+/* SOG writing options; a zeroed struct (or NULL) writes as PlayCanvas splat-transform does:
+ * Morton order, 256-entry codebooks, an SH palette of up to 64K entries, 16-bit positions. */
+typedef struct cs_sog_options {
+    int sh_iterations; /* k-means iterations for the SH palette; 0 = 10 */
+    int self_organize; /* 1: lay Gaussians out by Parallel Linear Assignment Sorting so image
+                          neighbours are similar in every attribute (smaller files) */
+    float quality;     /* self_organize only: 0 = default 0.5; 0..1 trades size for fidelity
+                          (sorting effort, position bits, palette size) */
+} cs_sog_options;
+
+/* Write a SOG: a bundled zip when path ends in ".sog", else meta.json plus .webp files in
+ * path's folder. Each file appears whole or not at all; meta.json is written last. */
+cs_status cs_scene_save_sog(cs_context *ctx, const cs_scene *scene, const char *path,
+                            const cs_sog_options *options);
+
+/* Load level `level` (0 = finest) of a SOG level-of-detail set (lod-meta.json). */
+cs_status cs_scene_load_lod(cs_context *ctx, const char *path, int level, cs_scene **out);
+
+/* ---------------------------------------------------------------------------------------------
  * Rendering: the exact 3DGS tile rasterizer (EWA projection, SH colour, 16x16 tiles, depth order,
  * front-to-back alpha compositing), threaded over the context's pool, with AVX2+FMA (and an
  * AVX-512 compositing kernel) when the CPU has them. The renderer owns its scratch memory, which grows to the largest frame and is reused, so a
