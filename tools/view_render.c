@@ -252,15 +252,16 @@ static void *thread_main(void *arg) {
     }
     pthread_mutex_lock(&vr->lock);
     for (;;) {
-        bool moving = false;
+        /* Work: a new request (rendered reduced when it is a moving one, whenever it is picked
+         * up), the refinement of a reduced frame once the view has settled, or a screenshot. */
+        bool fresh = false;
         for (;;) {
             if (vr->quit) break;
-            double now = now_s();
-            moving = now < vr->moving_until;
-            bool fresh = vr->version != vr->done_version;
-            bool refine = vr->version > 0 && !vr->done_full && !moving;
+            bool settled = now_s() >= vr->moving_until;
+            fresh = vr->version != vr->done_version;
+            bool refine = vr->version > 0 && !vr->done_full && settled;
             if (fresh || refine || (vr->shot_pending && vr->version > 0)) break;
-            if (moving) {
+            if (!settled) {
                 double until = vr->moving_until;
                 struct timespec ts = {(time_t)until, (long)((until - floor(until)) * 1e9)};
                 pthread_cond_timedwait(&vr->wake, &vr->lock, &ts);
@@ -271,6 +272,7 @@ static void *thread_main(void *arg) {
         if (vr->quit) break;
         view_request r = vr->request;
         uint64_t version = vr->version;
+        bool moving = fresh && r.moving;
         bool shot = vr->shot_pending;
         char shot_path[sizeof vr->shot_path];
         memcpy(shot_path, vr->shot_path, sizeof shot_path);
