@@ -235,7 +235,7 @@ static cs_status plyc_parse(cs_context *ctx, const char *name, const uint8_t *da
                              (unsigned long long)shel->count, (unsigned long long)vert->count);
         coeffs = np / 3;
         for (int i = 0; i < np; i++) {
-            char pn[16];
+            char pn[24]; /* "f_rest_" + any int: no truncation */
             snprintf(pn, sizeof pn, "f_rest_%d", i);
             sp[i] = find_prop(shel, pn);
             if (!sp[i] || sp[i]->type != T_U8)
