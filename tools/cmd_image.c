@@ -29,7 +29,7 @@ static const char help[] =
 
 const char image_fit_options_help[] =
     "  -n N               Gaussians (default 10000; at most the pixel count)\n"
-    "  --iters N          maximum iterations (default 2000); the fit also stops on a plateau\n"
+    "  --iters N          maximum iterations (default 600); the fit also stops on a plateau\n"
     "  --no-plateau       run all iterations\n"
     "  --rule topk|sum    normalized top-10 blend (default) or plain sum\n"
     "  --loss l1ssim|l2   L1 + 0.1 (1 - SSIM) (default) or mean squared error\n"
