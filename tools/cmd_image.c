@@ -360,13 +360,13 @@ int cmd_image(int argc, char **argv) {
         fputs(fit_only_help, f);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    if (cli_wants_help(argc - 1, argv + 1)) {
+    const char *sub = argv[1];
+    if (strcmp(sub, "eval") != 0 && cli_wants_help(argc - 1, argv + 1)) {
         fputs(help, stdout);
         fputs(image_fit_options_help, stdout);
         fputs(fit_only_help, stdout);
         return CLI_OK;
     }
-    const char *sub = argv[1];
     if (strcmp(sub, "fit") == 0) return image_fit(argc - 1, argv + 1);
     if (strcmp(sub, "render") == 0) return image_render(argc - 1, argv + 1);
     if (strcmp(sub, "info") == 0) return image_info(argc - 1, argv + 1);
