@@ -503,14 +503,16 @@ cs_status cs_gsi_options_bits(cs_context *ctx, const cs_gsi_options *opt, int wi
 
 typedef struct cs_gimage_fit_desc {
     int64_t count;        /* Gaussian budget; 0 = 10000. Clamped to the pixel count (warning). */
-    int iters;            /* maximum iterations; 0 = 2000 */
+    int iters;            /* maximum iterations; 0 = 600 */
     cs_gimage_rule rule;
     cs_gimage_loss loss;
     float init_fraction;  /* share of the budget placed at the start; 0 = 0.7 */
     int add_interval;     /* iterations between refinements; 0 = iters / 10 (at least 25) */
-    float gradient_share; /* share of initial positions sampled by gradient magnitude; 0 = 0.8 */
+    float gradient_share; /* share of initial positions sampled by gradient magnitude; 0 = 0.8,
+                             negative = none (all uniform) */
     int plateau;          /* 0: stop when the loss stops improving; -1: never stop early */
-    uint64_t seed;        /* random placement; same seed, same thread count: same result */
+    uint64_t seed;        /* random placement; the same seed gives the same bits, whatever the
+                             thread count */
     /* Quantization-aware fine-tune: when finetune_iters > 0, after fitting run that many Adam
      * steps with quantize-dequantize at the bit depths of quant (straight-through gradients);
      * cs_gimage_save with the same depths then stores exactly the fine-tuned values. */
@@ -544,8 +546,10 @@ typedef struct cs_gimage_render_desc {
 } cs_gimage_render_desc;
 
 /* Render at any size. Scaling maps output pixel centres onto the fitted image; when an axis
- * shrinks by s < 1 each Gaussian is widened by the output pixel's footprint (variance
- * (1/s^2 - 1)/12 source pixels^2) so the result is the area average, without aliasing.
+ * shrinks by s < 1 each Gaussian is widened by the output pixel's footprint (a Gaussian filter
+ * of the variance of the output pixel's box, less the source pixel's own: (1/s^2 - 1)/12 source
+ * pixels^2) and keeps its integral, so detail finer than the output's pixels averages out
+ * instead of aliasing. Values are clamped to [0, 1] (NaN from non-finite parameters to 0).
  * *out is allocated here (free with cs_image_free); its channels are the image's. */
 cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_render_desc *desc,
                            cs_image *out);

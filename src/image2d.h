@@ -8,11 +8,15 @@
  * factor L = [[exp(c0), 0], [c1, exp(c2)]], Sigma = L L^T, and a colour c_i (C = 1 or 3). The
  * renderer works in *output* pixels: for a render of scale (sx, sy) the Gaussian becomes
  *     mu' = S mu,   Sigma' = S Sigma S + F,   amplitude a = sqrt(det(S Sigma S) / det Sigma'),
- * with S = diag(sx, sy) and F = diag(fx, fy) the footprint of one output pixel (io: a box of one
- * output pixel has variance 1/12 in output pixels; the fitted image already holds its own
- * source-pixel box of 1/12 source pixels^2 = sx^2/12 output pixels^2, so the filter still missing
- * is f = (1 - sx^2) / 12 when sx < 1 and 0 otherwise: variances of convolved boxes add). The
- * amplitude keeps the Gaussian's integral, so widening blurs instead of brightening.
+ * with S = diag(sx, sy) and F = diag(fx, fy) the footprint of one output pixel. An output pixel
+ * should be the average of the image over its area, a box of width 1 output pixel, whose
+ * variance is 1/12 output pixels^2; the fitted image already holds the average over its own
+ * source pixels, a box of variance 1/12 source pixels^2 = sx^2/12 output pixels^2; variances of
+ * convolved filters add, so the filter still missing has variance f = (1 - sx^2) / 12 when
+ * sx < 1 (0 when upscaling), and it is applied as a Gaussian of that variance, which convolves
+ * into Sigma' exactly. The amplitude keeps each Gaussian's integral, so widening blurs instead
+ * of brightening. (tests/test_image2d.c checks that stripes above the output's Nyquist rate
+ * average out at 1/4 scale where point sampling aliases.)
  * At an output pixel centre p the weight is
  *     q = d^T Sigma'^-1 d,  d = p - mu',   w = a exp(-q/2) if q <= 9 else 0   (3-sigma cut-off),
  * held in "conic" form Sigma'^-1 = [[ca, cb], [cb, cc]], q = ca dx^2 + 2 cb dx dy + cc dy^2.

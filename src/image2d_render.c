@@ -4,8 +4,11 @@
  *
  * Math and conventions: src/image2d.h. Stages:
  *   prepare   per Gaussian: output-space mean, conic, amplitude, pixel box, tile rect (threaded);
- *   bin       Gaussian-major instance offsets, then a stable scatter into tile-major lists, so
- *             each tile lists its Gaussians in ascending index (serial: O(instances), small);
+ *   bin       per Gaussian and row of tiles, the tiles its ellipse reaches there (exact up to one
+ *             pixel of margin); Gaussian-major instance offsets, then a stable scatter into
+ *             tile-major lists, so each tile lists its Gaussians in ascending index (serial:
+ *             O(instances), under a millisecond for 10,000 Gaussians); the AVX2 kernel's
+ *             per-worker scratch is sized here by the longest tile list;
  *   forward   one task per tile (threaded); the kernel is the AVX2 one (cpu/image2d_avx2.c)
  *             when the CPU has it and CSPLAT_SCALAR is not "1", else cs__g2d_tile_scalar. The
  *             two produce bit-identical output (tests/test_image2d.c checks it).

@@ -6,11 +6,17 @@
  * bit-identical images: the same q (cs__g2d_q order), the same exp (cs__g2d_expq: exp2 with the
  * Cephes polynomial, exponent-bit scaling), unfused multiplies and adds (this file is built with
  * -mfma but uses no FMA intrinsic, and contraction is off: -std=c11 for GCC, the pragma below for
- * clang), and the same two-pass top-K selection (image2d.h): pass 1 runs the value network with
- * max/min on ten registers, pass 2 applies the threshold and tie quota per lane and accumulates
- * in index order. Per 8-pixel group, the Gaussians whose pixel box touches it are first
- * compacted without branches; a lane outside a Gaussian's box has q > 9 and weight 0, exactly
- * what the scalar kernel's per-pixel box test gives.
+ * clang), and the same two-pass top-K selection (image2d.h): pass 1 computes and keeps the
+ * weights and counts the positive ones per lane, runs the value network (integer max/min on ten
+ * registers) only when some lane has more than K, pass 2 applies the threshold and tie quota
+ * per lane and accumulates in index order. Each row of a tile first packs, without branches,
+ * the Gaussians whose ellipse reaches each of its 8-pixel groups; a lane a Gaussian does not
+ * reach has q > 9 and weight 0, exactly what the scalar kernel's per-pixel test gives.
+ *
+ * Measured on a fitted kodim23 (10,000 Gaussians, 768x512), one thread, CPU time: 75.7 ms for
+ * the first version (one pass with an index-carrying insertion network held in memory), 35.7 ms
+ * with two passes, 21 ms with exact culling and exp2, 15 ms with exact binning and the tile-local
+ * arrays below.
  *
  * Only called after cs__cpu_has_avx2() said yes (see cs__g2d_tile_kernel).
  */
