@@ -221,7 +221,7 @@ CS_HD int cs_pixel_range(double lo, double hi, int n, int *i0, int *i1) {
  * ellipse d^T conic d <= support (cs_alpha_support), as box = [i0, i1] x [j0, j1], and rect (the
  * reference tile rectangle [x0, x1) x [y0, y1) on input) narrowed to the tiles holding them.
  * Returns 0 when no pixel can be drawn (then box and rect are left alone). Half extents are
- * sqrt(support c / det) and sqrt(support a / det), computed in double from the float conic
+ * sqrt(c support / det) and sqrt(a support / det), computed in double from the float conic
  * (whose own ellipse the rasterizer evaluates: an ill-conditioned conic's determinant loses
  * digits in float). A conic that is not positive definite after rounding keeps the whole
  * rectangle, and the compositing rule decides per pixel. */
@@ -237,7 +237,7 @@ CS_HD int cs_support_box(float x, float y, const float conic[3], float support, 
         j0 = rect[2] * CS_TILE;
         j1 = rect[3] * CS_TILE - 1 < height - 1 ? rect[3] * CS_TILE - 1 : height - 1;
     } else {
-        double ex = sqrt(k * c / det), ey = sqrt(k * a / det), u = (double)x, v = (double)y;
+        double r = k / det, ex = sqrt(c * r), ey = sqrt(a * r), u = (double)x, v = (double)y;
         if (!cs_pixel_range(u - ex, u + ex, width, &i0, &i1) ||
             !cs_pixel_range(v - ey, v + ey, height, &j0, &j1))
             return 0;

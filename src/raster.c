@@ -65,7 +65,8 @@ void cs__tile_end(const cs_raster_args *a, const cs_tile_state *st) {
             for (int i = 0; i < st->w; i++) a->alpha[o + (size_t)i] = 1.0f - t[i];
         if (a->depth) {
             const float *d = st->d + j * CS_TILE, *w = st->wsum + j * CS_TILE;
-            for (int i = 0; i < st->w; i++) a->depth[o + (size_t)i] = w[i] > 0.0f ? d[i] / w[i] : 0.0f;
+            for (int i = 0; i < st->w; i++)
+                a->depth[o + (size_t)i] = w[i] > 0.0f ? d[i] / w[i] : 0.0f;
         }
     }
 }

@@ -78,17 +78,24 @@ AVX512 static inline int splat_rows(cs_tile_state *st, uint16_t done[CS_TILE], c
             newly_done += __builtin_popcount(stop);
             live &= (__mmask16)~stop;
         }
-        __m512 w = _mm512_mul_ps(alpha, t);
-        _mm512_store_ps(&st->c[0][q], _mm512_mask3_fmadd_ps(cr, w, _mm512_load_ps(&st->c[0][q]), live));
-        _mm512_store_ps(&st->c[1][q], _mm512_mask3_fmadd_ps(cg, w, _mm512_load_ps(&st->c[1][q]), live));
-        _mm512_store_ps(&st->c[2][q], _mm512_mask3_fmadd_ps(cb, w, _mm512_load_ps(&st->c[2][q]), live));
+        /* Full-width stores only: a masked store cannot forward to the next splat's full load
+         * of the same row, which would stall. Zeroing alpha and w on lanes not drawn leaves
+         * those lanes' values unchanged exactly (T (1 - 0), C + c 0), as the AVX2 kernel's
+         * blends do. */
+        __m512 alpha_d = _mm512_maskz_mov_ps(live, alpha);
+        __m512 w = _mm512_mul_ps(alpha_d, t);
+        int qc = q;
+        _mm512_store_ps(&st->c[0][qc], _mm512_fmadd_ps(cr, w, _mm512_load_ps(&st->c[0][qc])));
+        _mm512_store_ps(&st->c[1][qc], _mm512_fmadd_ps(cg, w, _mm512_load_ps(&st->c[1][qc])));
+        _mm512_store_ps(&st->c[2][qc], _mm512_fmadd_ps(cb, w, _mm512_load_ps(&st->c[2][qc])));
         if (want_depth) {
-            _mm512_store_ps(&st->d[q], _mm512_mask3_fmadd_ps(cz, w, _mm512_load_ps(&st->d[q]), live));
-            _mm512_store_ps(&st->wsum[q], _mm512_mask_add_ps(_mm512_load_ps(&st->wsum[q]), live,
-                                                              _mm512_load_ps(&st->wsum[q]), w));
+            _mm512_store_ps(&st->d[qc], _mm512_fmadd_ps(cz, w, _mm512_load_ps(&st->d[qc])));
+            _mm512_store_ps(&st->wsum[qc], _mm512_add_ps(w, _mm512_load_ps(&st->wsum[qc])));
         }
-        _mm512_mask_store_ps(&st->t[q], live, test_t);
-        _mm512_mask_store_epi32(&st->last[q], live, pos);
+        _mm512_store_ps(&st->t[qc], _mm512_mul_ps(t, _mm512_sub_ps(one, alpha_d)));
+        __m512i last = _mm512_load_si512((const void *)&st->last[qc]);
+        __asm__("" : "+v"(last)); /* keep load + blend + store: no masked store (see above) */
+        _mm512_store_si512((void *)&st->last[qc], _mm512_mask_mov_epi32(last, live, pos));
     }
     return newly_done;
 }
