@@ -88,8 +88,7 @@ static const cs__schedule short_schedule = {
 
 /* Train `steps` iterations on the short schedule and return a copy of the scene's parameter
  * block; *changes counts the densifications that changed the Gaussian count. */
-static float *train_block(const char *data, int threads, int steps, int64_t *floats,
-                          int *changes) {
+static float *train_block(const char *data, int threads, int steps, int64_t *floats, int *changes) {
     cs_context *ctx = test_context(threads);
     cs_dataset *ds = load(ctx, data, 1);
     cs_trainer *t = NULL;
