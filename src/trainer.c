@@ -34,13 +34,7 @@
 #include <string.h>
 #include <time.h>
 
-#define POSITION_LR_MAX_STEPS 30000
 #define LAMBDA_DSSIM 0.2f
-#define DENSIFY_FROM 500
-#define DENSIFY_UNTIL 15000
-#define DENSIFY_INTERVAL 100
-#define OPACITY_RESET_INTERVAL 3000
-#define SH_UP_INTERVAL 1000
 #define DEFAULT_RANDOM_POINTS 100000
 
 static double now_ms(void) {
@@ -145,6 +139,7 @@ cs_status cs_trainer_create(cs_context *ctx, const cs_dataset *ds, const cs_trai
     t->ctx = ctx;
     t->ds = ds;
     t->desc = d;
+    t->schedule = cs__schedule_reference;
     t->rng = cs__rng_seed(d.seed, 0x63737370u /* "cssp" */);
     cs_dataset_background(ds, t->background);
     t->white = t->background[0] == 1.0f && t->background[1] == 1.0f && t->background[2] == 1.0f;
@@ -188,6 +183,19 @@ fail:
     return st;
 }
 
+const cs__schedule cs__schedule_reference = {
+    .position_lr_steps = 30000,
+    .densify_from = 500,
+    .densify_interval = 100,
+    .densify_until = 15000,
+    .opacity_reset_interval = 3000,
+    .sh_up_interval = 1000,
+};
+
+void cs__trainer_set_schedule(cs_trainer *t, const cs__schedule *s) {
+    t->schedule = *s;
+}
+
 const cs_scene *cs_trainer_scene(const cs_trainer *t) {
     return t->g.params;
 }
@@ -215,15 +223,16 @@ static int64_t next_view(cs_trainer *t) {
  * groups that must skip this iteration's step. */
 static cs_status densify(cs_trainer *t, int64_t it, unsigned *skip, cs_train_step_info *info) {
     *skip = 0;
-    if (it >= DENSIFY_UNTIL) return CS_OK;
+    const cs__schedule *s = &t->schedule;
+    if (it >= s->densify_until) return CS_OK;
     cs__densify_accumulate(t->ctx, &t->g, t->grad_norm, t->radii);
-    if (it > DENSIFY_FROM && it % DENSIFY_INTERVAL == 0) {
+    if (it > s->densify_from && it % s->densify_interval == 0) {
         cs__densify_args da = {
             .grad_threshold = 0.0002f,
             .percent_dense = 0.01f,
             .extent = t->extent,
             .min_opacity = 0.005f,
-            .prune_large = it > OPACITY_RESET_INTERVAL,
+            .prune_large = it > s->opacity_reset_interval,
             .max_screen_radius = 20.0f,
             .screen_prune = t->desc.prune_screen_size != 0,
             .max_gaussians = t->desc.max_gaussians,
@@ -244,7 +253,7 @@ static cs_status densify(cs_trainer *t, int64_t it, unsigned *skip, cs_train_ste
         info->pruned = dr.pruned;
         *skip = (1u << CS_GROUPS) - 1;
     }
-    if (it % OPACITY_RESET_INTERVAL == 0 || (t->white && it == DENSIFY_FROM)) {
+    if (it % s->opacity_reset_interval == 0 || (t->white && it == s->densify_from)) {
         cs__opacity_reset(&t->g, 0.01f);
         *skip |= 1u << CS_GROUP_OPACITY;
     }
@@ -256,8 +265,9 @@ cs_status cs_trainer_step(cs_trainer *t, cs_train_step_info *info_out) {
     cs_train_step_info info = {0};
     double t0 = now_ms();
     int64_t it = t->iteration + 1;
-    cs__adam_schedule(&t->adam, it, t->extent, POSITION_LR_MAX_STEPS);
-    if (it % SH_UP_INTERVAL == 0 && t->active_degree < t->g.params->p.sh_degree) t->active_degree++;
+    cs__adam_schedule(&t->adam, it, t->extent, t->schedule.position_lr_steps);
+    if (it % t->schedule.sh_up_interval == 0 && t->active_degree < t->g.params->p.sh_degree)
+        t->active_degree++;
     int64_t view = next_view(t);
     const cs_camera *cam = cs_dataset_camera(t->ds, view);
     const cs_image *truth = cs_dataset_image(t->ds, view);

@@ -185,12 +185,29 @@ cs_status cs__init_gaussians(cs_context *ctx, const cs__init_args *a, cs__rng *r
 cs_status cs__knn3_mean_dist2(cs_context *ctx, const float *xyz, int64_t n, float *dist2);
 
 /* ---------------------------------------------------------------------------------------------
+ * The iteration schedule: the reference's (train.py and arguments/__init__.py defaults) in every
+ * trainer; tests shorten it with cs__trainer_set_schedule to reach densification in a few dozen
+ * iterations.
+ */
+typedef struct cs__schedule {
+    int64_t position_lr_steps;      /* 30,000: the position learning rate's decay length */
+    int64_t densify_from;           /* 500: densify at iterations > this ... */
+    int64_t densify_interval;       /* 100: ... that are multiples of this ... */
+    int64_t densify_until;          /* 15,000: ... and < this (statistics and resets too) */
+    int64_t opacity_reset_interval; /* 3,000 (plus densify_from on a white background) */
+    int64_t sh_up_interval;         /* 1,000 */
+} cs__schedule;
+
+extern const cs__schedule cs__schedule_reference;
+
+/* ---------------------------------------------------------------------------------------------
  * The trainer (trainer.c; checkpoint.c saves and restores everything below that is state).
  */
 struct cs_trainer {
     cs_context *ctx;
     const cs_dataset *ds;
     cs_trainer_desc desc; /* defaults resolved */
+    cs__schedule schedule;
     cs__gset g;
     cs_scene *grads; /* same shape as g.params */
     cs__adam adam;
@@ -213,5 +230,7 @@ struct cs_trainer {
 
 /* (Re)size the per-view statistics arrays to the current Gaussian count. */
 cs_status cs__trainer_size_view_stats(cs_trainer *t);
+/* Test hook: replace the schedule (before the first step). */
+void cs__trainer_set_schedule(cs_trainer *t, const cs__schedule *s);
 
 #endif /* CSPLAT_TRAINER_H */

@@ -178,7 +178,7 @@ TEST(densify_opacity_reset_caps_and_clears_moments) {
 
 TEST(init_nearest_neighbour_scales_are_exact) {
     cs_context *ctx = test_context(2);
-    const int n = 3000;
+    const int n = 1500;
     float *xyz = malloc(3 * n * sizeof *xyz), *d2 = malloc(n * sizeof *d2);
     test_rng r = test_rng_seed(3);
     /* A clustered, anisotropic cloud (a slab plus a dense blob) and duplicate points. */

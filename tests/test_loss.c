@@ -90,7 +90,7 @@ TEST(loss_matches_float64_reference) {
 
 TEST(loss_gradient_matches_finite_differences) {
     cs_context *ctx = test_context(2);
-    const int w = 16, h = 13, n = 3 * w * h;
+    const int w = 12, h = 9, n = 3 * w * h;
     float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), *d = malloc(n * sizeof *d);
     double *xd = malloc(n * sizeof *xd), *yd = malloc(n * sizeof *yd);
     test_rng r = test_rng_seed(5);

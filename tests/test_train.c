@@ -9,8 +9,8 @@
  *   downscaled, skipped when absent) rises by a recorded margin.
  * Every dataset is small so each test stays within seconds under the sanitizers.
  */
-#include "internal.h"
 #include "test.h"
+#include "trainer.h"
 
 #include <math.h>
 #include <fcntl.h>
@@ -75,15 +75,34 @@ TEST(train_tiny_scene_matches_recorded_losses) {
     cs_context_destroy(ctx);
 }
 
-/* Train `steps` iterations and return a copy of the scene's parameter block. */
-static float *train_block(const char *data, int threads, int steps, int64_t *floats) {
+/* A compressed schedule (densification from 50 every 25 until 300, resets every 150, SH up
+ * every 50): every mechanism runs within a few hundred iterations. */
+static const cs__schedule short_schedule = {
+    .position_lr_steps = 1500,
+    .densify_from = 50,
+    .densify_interval = 25,
+    .densify_until = 300,
+    .opacity_reset_interval = 150,
+    .sh_up_interval = 50,
+};
+
+/* Train `steps` iterations on the short schedule and return a copy of the scene's parameter
+ * block; *changes counts the densifications that changed the Gaussian count. */
+static float *train_block(const char *data, int threads, int steps, int64_t *floats, int *changes) {
     cs_context *ctx = test_context(threads);
     cs_dataset *ds = load(ctx, data, 1);
     cs_trainer *t = NULL;
-    cs_trainer_desc td = {.seed = 3, .random_points = 400};
+    /* The cap keeps the count (and the test's time) small; densification keeps selecting. */
+    cs_trainer_desc td = {.seed = 3, .random_points = 400, .max_gaussians = 1500};
     float *copy = NULL;
+    *changes = 0;
     if (ds && cs_trainer_create(ctx, ds, &td, &t) == CS_OK) {
-        for (int i = 0; i < steps; i++) CHECK_OK(ctx, cs_trainer_step(t, NULL));
+        cs__trainer_set_schedule(t, &short_schedule);
+        for (int i = 0; i < steps; i++) {
+            cs_train_step_info info;
+            CHECK_OK(ctx, cs_trainer_step(t, &info));
+            *changes += info.cloned + info.split + info.pruned > 0;
+        }
         cs_scene_params p = cs_scene_get_params((cs_scene *)cs_trainer_scene(t));
         *floats = p.count * (11 + 3 * p.sh_coeffs);
         copy = malloc((size_t)*floats * sizeof *copy);
@@ -97,12 +116,14 @@ static float *train_block(const char *data, int threads, int steps, int64_t *flo
 
 TEST(train_runs_are_bit_identical) {
     const char *data = demo_data(6, 2, 32);
-    /* 610 iterations: the white-background opacity reset at 500, a densification at 600. */
+    /* 320 iterations of the short schedule: SH degree 3, opacity resets at 50 (white
+     * background) and 150, densification at 75, 100, ..., 275. */
     int64_t n1 = 0, n2 = 0;
-    float *a = train_block(data, 2, 610, &n1), *b = train_block(data, 2, 610, &n2);
-    CHECK(a && b && n1 == n2 && n1 > 0);
+    int c1, c2;
+    float *a = train_block(data, 2, 320, &n1, &c1), *b = train_block(data, 2, 320, &n2, &c2);
+    CHECK(a && b && n1 == n2 && n1 > 0 && n1 <= 1500 * 59 && c1 == c2 && c1 >= 5);
     if (a && b && n1 == n2) CHECK(memcmp(a, b, (size_t)n1 * sizeof *a) == 0);
-    test_note("%lld floats", (long long)n1);
+    test_note("%lld floats, %d densifications changed the count", (long long)n1, c1);
     free(a);
     free(b);
 }
@@ -134,7 +155,7 @@ TEST(train_resume_after_sigkill_is_bit_identical) {
     if (!getenv("CSPLAT_CLI") || !*getenv("CSPLAT_CLI"))
         SKIP("CSPLAT_CLI is not set (run through `make unit-test`)");
     char data[4096], a[4096], b[4096], ckpt[4200];
-    snprintf(data, sizeof data, "%s", demo_data(6, 2, 32));
+    snprintf(data, sizeof data, "%s", demo_data(6, 2, 24));
     snprintf(a, sizeof a, "%s", test_tmp("resume_a"));
     snprintf(b, sizeof b, "%s", test_tmp("resume_b"));
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", b);
@@ -204,7 +225,7 @@ static void psnr_gain(cs_context *ctx, cs_dataset *ds, int iters, int64_t points
 }
 
 TEST(train_demo_scene_psnr_rises) {
-    cs_context *ctx = test_context(2);
+    cs_context *ctx = test_context(1);
     cs_dataset *ds = load(ctx, demo_data(16, 4, 40), 1);
     if (!ds) return;
     double before, after;
@@ -222,7 +243,7 @@ TEST(train_real_lego_psnr_rises) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = '\0';
-    cs_context *ctx = test_context(2);
+    cs_context *ctx = test_context(1);
     cs_dataset *ds = NULL;
     /* 12 views at 100 x 100; views 0 and 8 held out. */
     cs_dataset_desc dd = {.downscale = 8, .hold_out = 1, .max_images = 12};
@@ -283,7 +304,7 @@ TEST(train_init_from_colmap_points) {
     *strrchr(dir, '/') = '\0';
     cs_context *ctx = test_context(2);
     cs_dataset *ds = NULL;
-    cs_dataset_desc dd = {.downscale = 16, .max_images = 3};
+    cs_dataset_desc dd = {.downscale = 16, .max_images = 1};
     CHECK_OK(ctx, cs_dataset_load(ctx, dir, &dd, &ds));
     cs_trainer *t = NULL;
     if (ds) CHECK_OK(ctx, cs_trainer_create(ctx, ds, NULL, &t));
