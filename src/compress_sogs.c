@@ -7,9 +7,8 @@
  * Gaussians out in Morton order: neighbours along a row are near in space, but the pixel above
  * is a whole row (hundreds of Gaussians) away along the curve, and nothing makes colours,
  * scales or rotations of neighbours alike. WebP's lossless predictors (left, top, top-left, ...)
- * then see noise. PLAS sorts the Gaussians on the 2D grid so that every attribute varies
- * smoothly in both directions, and the same images compress far better; the file stays a plain
- * SOG v2 that every reader decodes.
+ * then see noise. PLAS sorts the Gaussians on the 2D grid so that their features vary smoothly
+ * in both directions; the file stays a plain SOG v2 that every reader decodes.
  *
  * PLAS (per radius r, from half the grid's side down to 1, shrinking by 5%):
  *   1. target T = box blur of radius r of the current grid (PLAS's Gaussian with sigma equal
@@ -25,15 +24,23 @@
  * the rest of the last row is padding that never moves and is left out of the blurs (a
  * normalised, masked blur), because a SOG reader takes the first N pixels.
  *
- * Features (what "similar" means): the attributes as SOG stores them, each dimension scaled to
- * unit standard deviation, then weighted per attribute: log-transformed position, log-scale,
- * sign-canonical quaternion (largest component positive, as encoded), opacity, DC colour.
- * Higher SH bands are not sorted on; their palette is ordered so nearby labels mean similar
- * coefficients (sog_quant.c), and they follow space and colour closely enough.
+ * Features (what "similar" means): measured on the playbot scene (level 3, 31K Gaussians, each
+ * image's bytes), adding scales, colours and opacity to the sorted features at any weight made
+ * the scales and sh0 images 5-15% smaller but the means_u image (the positions' high bytes)
+ * 25-60% larger, a net loss; rotations and the positions' low bytes are noise whatever the
+ * order. Sorting on position alone (log-transformed as stored, unit variance per axis) made
+ * means_u 13% smaller than Morton order and no image larger, so that is what is sorted; the
+ * other attributes follow space as far as the scene makes them.
  *
- * Quality q (0..1, default 0.5) sets the sorting effort, the position precision (16 bits at
- * q >= 0.75, else 13-15: below the other quantisation errors of the format) and the SH k-means
- * iterations. Not implemented: PLAS's pixel-shuffle variants and training-time sorting.
+ * Where the bytes go instead: the SH palette image. Its values share a 1D codebook; csplat
+ * compress gives it fewer entries (rounding SH rest coefficients to 5..8 bits, as SPZ's 4-5
+ * bits do), which on playbot level 2 saved 11-15% of the file for 30 dB of the 87 dB an exact
+ * re-encode keeps, a far better trade than a smaller palette (-7% cost 35 dB) or fewer
+ * position bits (-3% cost 30 dB). Initial layout: recursive bisection of space onto the grid.
+ *
+ * Quality q (0..1, default 0.5): SH value codebook of round(32 * 8^q) entries (91 at 0.5, 256 at
+ * 1), sorting effort q, SH k-means iterations 10 + 20q, 16-bit positions (15 below q = 0.3).
+ * Not implemented: PLAS's pixel-shuffle variants and training-time sorting.
  */
 #include "sog.h"
 
@@ -415,47 +422,27 @@ static cs_status bisect_layout(cs_context *ctx, const cs_scene_params *p, int wi
  * csplat compress.
  */
 
-enum { F_POS = 0, F_SCALE = 3, F_QUAT = 6, F_OPACITY = 10, F_COLOR = 11, F_DIM = 14 };
-
-/* Sorting features [n, F_DIM], standardised per dimension and weighted per attribute. */
+/* Sorting features [n, 3]: positions as SOG stores them (sign(x) ln(|x| + 1)), unit variance
+ * per axis so no axis dominates. */
 static cs_status build_features(cs_context *ctx, const cs_scene_params *p, float **out) {
-    size_t n = (size_t)p->count, k3 = 3 * (size_t)p->sh_coeffs;
-    float *f = cs__malloc(n * F_DIM * sizeof *f + 1);
-    if (!f) return cs__alloc_error(ctx, "compress features", n * F_DIM * sizeof *f);
-    for (size_t i = 0; i < n; i++) {
-        float *v = f + i * F_DIM;
-        for (int a = 0; a < 3; a++) {
-            float m = p->means[3 * i + a];
-            v[F_POS + a] = isfinite(m) ? (m < 0 ? -log1pf(-m) : log1pf(m)) : 0.0f;
-            float sc = p->log_scales[3 * i + a];
-            v[F_SCALE + a] = isfinite(sc) ? sc : 0.0f;
-            float dc = p->sh[k3 * i + (size_t)a];
-            v[F_COLOR + a] = isfinite(dc) ? dc : 0.0f;
-        }
-        float q[4];
-        cs__quat_normalize(p->quats + 4 * i, q);
-        int largest = 0;
-        for (int c = 1; c < 4; c++)
-            if (fabsf(q[c]) > fabsf(q[largest])) largest = c;
-        float sgn = q[largest] < 0 ? -1.0f : 1.0f;
-        for (int c = 0; c < 4; c++) v[F_QUAT + c] = sgn * q[c];
-        v[F_OPACITY] = cs__sigmoidf(isfinite(p->opacities[i]) ? p->opacities[i] : 0.0f);
+    size_t n = (size_t)p->count;
+    float *f = cs__malloc(n * 3 * sizeof *f + 1);
+    if (!f) return cs__alloc_error(ctx, "compress features", n * 3 * sizeof *f);
+    for (size_t i = 0; i < 3 * n; i++) {
+        float m = p->means[i];
+        f[i] = isfinite(m) ? (m < 0 ? -log1pf(-m) : log1pf(m)) : 0.0f;
     }
-    /* Unit variance per dimension, then attribute weights: positions matter most (two of the
-     * seven images, and their high bytes only compress when neighbours share them). */
-    static const float weight[F_DIM] = {2.0f, 2.0f, 2.0f, 1.0f, 1.0f, 1.0f, 0.7f,
-                                        0.7f, 0.7f, 0.7f, 1.0f, 1.0f, 1.0f, 1.0f};
-    for (int c = 0; c < F_DIM; c++) {
+    for (int c = 0; c < 3; c++) {
         double sum = 0, sum2 = 0;
         for (size_t i = 0; i < n; i++) {
-            double x = f[i * F_DIM + c];
+            double x = f[3 * i + (size_t)c];
             sum += x;
             sum2 += x * x;
         }
         double mean = n ? sum / (double)n : 0, var = n ? sum2 / (double)n - mean * mean : 0;
-        float scale = var > 1e-20 ? (float)(1.0 / sqrt(var)) * weight[c] : 0.0f;
+        float scale = var > 1e-20 ? (float)(1.0 / sqrt(var)) : 0.0f;
         for (size_t i = 0; i < n; i++)
-            f[i * F_DIM + c] = (f[i * F_DIM + c] - (float)mean) * scale;
+            f[3 * i + (size_t)c] = (f[3 * i + (size_t)c] - (float)mean) * scale;
     }
     *out = f;
     return CS_OK;
@@ -477,7 +464,7 @@ cs_status cs__sogs_compress(cs_context *ctx, const cs_scene *scene, const char *
     if (!order) return cs__alloc_error(ctx, path, n * sizeof *order);
     cs_status st = bisect_layout(ctx, p, width, order);
     if (st == CS_OK) st = build_features(ctx, p, &features);
-    if (st == CS_OK) st = cs__plas_sort(ctx, features, p->count, F_DIM, width, q, order);
+    if (st == CS_OK) st = cs__plas_sort(ctx, features, p->count, 3, width, q, order);
     if (st == CS_OK) {
         cs_sog_plan plan = {0};
         plan.order = order;
@@ -486,7 +473,8 @@ cs_status cs__sogs_compress(cs_context *ctx, const cs_scene *scene, const char *
         plan.height = plan.height < 4 ? 4 : plan.height;
         plan.sh_iterations = options && options->sh_iterations ? options->sh_iterations
                                                                : 10 + (int)(20 * q);
-        plan.position_bits = q >= 0.75f ? 16 : 13 + (int)(4 * q);
+        plan.position_bits = q < 0.3f ? 15 : 16;
+        plan.sh_codebook = (int)lroundf(32.0f * exp2f(3.0f * q));
         plan.webp_effort = 4;
         st = cs__sog_save_plan(ctx, scene, path, &plan);
     }

@@ -109,7 +109,8 @@ cs_status cs__codebook_1d(cs_context *ctx, const float *values, size_t n, int k,
 /* k-means of n points of dim floats into k centroids [k, dim] with labels [n]. Seeds split the
  * data recursively in two along its widest spread (a balanced, deterministic tree), then
  * `iterations` Lloyd steps refine it, each point searching the centroids of its subtree's
- * neighbourhood. k is clamped to n; *k_out receives the number of centroids produced. */
+ * neighbourhood. With at most k distinct points the centroids are exactly those points (tree-
+ * ordered). *k_out receives the number of centroids produced (<= k). */
 cs_status cs__kmeans(cs_context *ctx, const float *points, int64_t n, int dim, int k,
                      int iterations, float *centroids, uint32_t *labels, int *k_out);
 
@@ -128,8 +129,8 @@ cs_status cs__webp_encode(cs_context *ctx, const char *name, const uint8_t *rgba
  * SOG v2 (io_sog.c).
  */
 /* How to lay out and encode a SOG: the Gaussian order (NULL = Morton order), the texture size
- * (0 = splat-transform's rule), the SH palette's size and k-means iterations, the position
- * precision and the WebP effort. */
+ * (0 = splat-transform's rule), the SH palette's size, k-means iterations and value codebook, the
+ * position precision and the WebP effort. */
 typedef struct cs_sog_plan {
     const uint32_t *order;  /* [count] or NULL */
     int width, height;      /* 0 = ceil(sqrt(N)/4)*4 by ceil(N/width/4)*4 */
@@ -137,6 +138,7 @@ typedef struct cs_sog_plan {
     int sh_iterations;      /* 0 = 10 */
     int webp_effort;        /* 0..9; 0 = 4 */
     int position_bits;      /* 16 (0 = 16); fewer zero the low bits of means_l */
+    int sh_codebook;        /* distinct SH palette values, 2..256 (0 = 256) */
 } cs_sog_plan;
 
 cs_status cs__sog_save_plan(cs_context *ctx, const cs_scene *scene, const char *path,

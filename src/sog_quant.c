@@ -16,7 +16,11 @@
  * close numbers are close in space. Lloyd steps then refine it, each point searching only the
  * centroids within +-32 of its current one in that order (the tree neighbourhood), which keeps a
  * step at O(n * 65 * dim) instead of O(n * k * dim). Centroid means are accumulated per centroid
- * over its members in index order, so results do not depend on the thread count.
+ * over its members in index order, so results do not depend on the thread count. When the points
+ * hold no more distinct vectors than k (found with a hash table), the palette is exactly those
+ * vectors, tree-ordered: re-encoding a SOG, whose SH already are a palette, then loses nothing.
+ * (Measured on the playbot scene: reordering the palette by first use along the file, or sorting
+ * it in 2D with PLAS, compressed its image no better than the tree order.)
  */
 #include "sog.h"
 
@@ -299,63 +303,157 @@ static void update_task(void *user, int64_t begin, int64_t end, int worker) {
     }
 }
 
-cs_status cs__kmeans(cs_context *ctx, const float *points, int64_t n, int dim, int k,
-                     int iterations, float *centroids, uint32_t *labels, int *k_out) {
-    CS_ASSERT(dim >= 1 && dim <= 64 && k >= 1);
-    *k_out = 0;
-    if (n <= 0) return CS_OK;
-    if ((int64_t)k >= n) {
-        /* Every point is its own centroid. */
-        memcpy(centroids, points, (size_t)n * (size_t)dim * sizeof(float));
-        for (int64_t i = 0; i < n; i++) labels[i] = (uint32_t)i;
-        *k_out = (int)n;
-        return CS_OK;
-    }
+/* Tree of 2-means splits with k leaves (k <= n): each leaf's mean goes to centroids in depth-
+ * first order and its number to its points' labels. */
+static cs_status tree_leaves(cs_context *ctx, const float *points, int64_t n, int dim, int k,
+                             float *centroids, uint32_t *labels) {
     size_t count = (size_t)n;
     uint32_t *idx = cs__malloc(count * sizeof *idx), *tmp = cs__malloc(count * sizeof *tmp);
     uint8_t *side = cs__malloc(count);
     tree_node *level = cs__malloc((size_t)k * sizeof *level);
     tree_node *next = cs__malloc(2 * (size_t)k * sizeof *next);
-    size_t *start = cs__malloc(((size_t)k + 1) * sizeof *start);
     cs_status st = CS_OK;
-    if (!idx || !tmp || !side || !level || !next || !start) {
+    if (!idx || !tmp || !side || !level || !next) {
         st = cs__alloc_error(ctx, "k-means", count * 9 + (size_t)k * 40);
-        goto done;
+    } else {
+        for (size_t i = 0; i < count; i++) idx[i] = (uint32_t)i;
+        /* Grow the tree level by level; leaves write their centroid and drop out. */
+        level[0] = (tree_node){0, count, k, 0};
+        int nlevel = 1;
+        split_job sj = {points, dim, idx, side, tmp, level, next, centroids, labels};
+        while (nlevel > 0) {
+            sj.nodes = level;
+            cs__parallel_for(ctx, nlevel, 1, split_task, &sj);
+            int nn = 0;
+            for (int i = 0; i < 2 * nlevel; i++)
+                if (next[i].leaves > 0) level[nn++] = next[i];
+            nlevel = nn;
+        }
     }
-    for (size_t i = 0; i < count; i++) idx[i] = (uint32_t)i;
-    /* Grow the tree level by level; leaves write their centroid and drop out. */
-    level[0] = (tree_node){0, count, k, 0};
-    int nlevel = 1;
-    split_job sj = {points, dim, idx, side, tmp, level, next, centroids, labels};
-    while (nlevel > 0) {
-        sj.nodes = level;
-        cs__parallel_for(ctx, nlevel, 1, split_task, &sj);
-        int nn = 0;
-        for (int i = 0; i < 2 * nlevel; i++)
-            if (next[i].leaves > 0) level[nn++] = next[i];
-        nlevel = nn;
-    }
-    /* Lloyd: update the centroids from the labels, then re-assign within the window. */
-    for (int it = 0; it < iterations; it++) {
-        /* Group members by centroid (counting sort keeps index order). */
-        memset(start, 0, ((size_t)k + 1) * sizeof *start);
-        for (size_t i = 0; i < count; i++) start[labels[i] + 1]++;
-        for (int c = 0; c < k; c++) start[c + 1] += start[c];
-        for (size_t i = 0; i < count; i++) tmp[start[labels[i]]++] = (uint32_t)i;
-        for (int c = k; c > 0; c--) start[c] = start[c - 1];
-        start[0] = 0;
-        update_job uj = {points, dim, tmp, start, centroids};
-        cs__parallel_for(ctx, k, 256, update_task, &uj);
-        assign_job aj = {points, dim, k, centroids, labels};
-        cs__parallel_for(ctx, n, 4096, assign_task, &aj);
-    }
-    *k_out = k;
-done:
     cs__free(idx);
     cs__free(tmp);
     cs__free(side);
     cs__free(level);
     cs__free(next);
+    return st;
+}
+
+/* Lloyd steps from initial centroids and labels: assign within the window, then `iterations`
+ * times update the centroids and re-assign. */
+static cs_status lloyd(cs_context *ctx, const float *points, int64_t n, int dim, int k,
+                       int iterations, float *centroids, uint32_t *labels) {
+    size_t count = (size_t)n;
+    uint32_t *members = cs__malloc(count * sizeof *members);
+    size_t *start = cs__malloc(((size_t)k + 1) * sizeof *start);
+    if (!members || !start) {
+        cs__free(members);
+        cs__free(start);
+        return cs__alloc_error(ctx, "k-means", count * 4 + (size_t)k * 8);
+    }
+    assign_job aj = {points, dim, k, centroids, labels};
+    cs__parallel_for(ctx, n, 4096, assign_task, &aj);
+    for (int it = 0; it < iterations; it++) {
+        /* Group members by centroid (counting sort keeps index order). */
+        memset(start, 0, ((size_t)k + 1) * sizeof *start);
+        for (size_t i = 0; i < count; i++) start[labels[i] + 1]++;
+        for (int c = 0; c < k; c++) start[c + 1] += start[c];
+        for (size_t i = 0; i < count; i++) members[start[labels[i]]++] = (uint32_t)i;
+        for (int c = k; c > 0; c--) start[c] = start[c - 1];
+        start[0] = 0;
+        update_job uj = {points, dim, members, start, centroids};
+        cs__parallel_for(ctx, k, 256, update_task, &uj);
+        cs__parallel_for(ctx, n, 4096, assign_task, &aj);
+    }
+    cs__free(members);
     cs__free(start);
+    return CS_OK;
+}
+
+/* FNV-1a over a vector's bytes (with -0 and +0 alike, so equal values hash equal). */
+static uint64_t hash_vec(const float *v, int dim) {
+    uint64_t h = 1469598103934665603ULL;
+    for (int c = 0; c < dim; c++) {
+        float x = v[c] == 0.0f ? 0.0f : v[c];
+        uint32_t u;
+        memcpy(&u, &x, 4);
+        for (int b = 0; b < 4; b++) h = (h ^ ((u >> (8 * b)) & 0xff)) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static bool same_vec(const float *a, const float *b, int dim) {
+    for (int c = 0; c < dim; c++)
+        if (!(a[c] == b[c])) return false;
+    return true;
+}
+
+cs_status cs__kmeans(cs_context *ctx, const float *points, int64_t n, int dim, int k,
+                     int iterations, float *centroids, uint32_t *labels, int *k_out) {
+    CS_ASSERT(dim >= 1 && dim <= 64 && k >= 1);
+    *k_out = 0;
+    if (n <= 0) return CS_OK;
+    /* Distinct vectors, numbered in order of first occurrence (a hash table of 2^b >= 2n
+     * slots). When they fit in k entries the palette holds them exactly: re-encoding a SOG
+     * (whose SH are already a palette) loses nothing. */
+    size_t count = (size_t)n, slots = 1;
+    while (slots < 2 * count) slots <<= 1;
+    uint32_t *table = cs__malloc(slots * sizeof *table), *uid = cs__malloc(count * sizeof *uid);
+    uint32_t *first = cs__malloc(count * sizeof *first);
+    if (!table || !uid || !first) {
+        cs__free(table);
+        cs__free(uid);
+        cs__free(first);
+        return cs__alloc_error(ctx, "k-means", slots * 4 + count * 8);
+    }
+    memset(table, 0xff, slots * sizeof *table);
+    uint32_t unique = 0;
+    for (size_t i = 0; i < count; i++) {
+        const float *v = points + i * (size_t)dim;
+        size_t h = (size_t)hash_vec(v, dim) & (slots - 1);
+        while (table[h] != UINT32_MAX &&
+               !same_vec(points + (size_t)first[table[h]] * dim, v, dim))
+            h = (h + 1) & (slots - 1);
+        if (table[h] == UINT32_MAX) {
+            first[unique] = (uint32_t)i;
+            table[h] = unique++;
+        }
+        uid[i] = table[h];
+    }
+    cs__free(table);
+    /* Order the distinct vectors depth first in a tree with one leaf each: neighbours in that
+     * order are similar, which the palette image and the windowed search both rely on. */
+    cs_status st = CS_OK;
+    float *upts = cs__malloc(((size_t)unique * dim + 1) * sizeof *upts);
+    float *ordered = cs__malloc(((size_t)unique * dim + 1) * sizeof *ordered);
+    uint32_t *upos = cs__malloc(((size_t)unique + 1) * sizeof *upos);
+    if (!upts || !ordered || !upos) st = cs__alloc_error(ctx, "k-means", (size_t)unique * dim * 8);
+    for (uint32_t u = 0; st == CS_OK && u < unique; u++)
+        memcpy(upts + (size_t)u * dim, points + (size_t)first[u] * dim, (size_t)dim * sizeof *upts);
+    if (st == CS_OK) st = tree_leaves(ctx, upts, unique, dim, (int)unique, ordered, upos);
+    if (st == CS_OK && unique <= (uint32_t)k) {
+        memcpy(centroids, ordered, (size_t)unique * dim * sizeof *centroids);
+        for (size_t i = 0; i < count; i++) labels[i] = upos[uid[i]];
+        *k_out = (int)unique;
+    } else if (st == CS_OK) {
+        /* Seeds: k distinct vectors evenly spaced along that order (so every region of the
+         * distribution gets seeds in proportion to its distinct vectors, and a set only
+         * slightly larger than k keeps most vectors exact); each point starts at the seed of
+         * its stretch of the order, then Lloyd refines. */
+        for (int j = 0; j < k; j++) {
+            size_t at = (size_t)(((double)j + 0.5) * unique / k);
+            memcpy(centroids + (size_t)j * dim, ordered + at * dim, (size_t)dim * sizeof *centroids);
+        }
+        for (size_t i = 0; i < count; i++) {
+            uint64_t j = (uint64_t)upos[uid[i]] * (uint64_t)k / unique;
+            labels[i] = (uint32_t)(j < (uint64_t)k ? j : (uint64_t)k - 1);
+        }
+        st = lloyd(ctx, points, n, dim, k, iterations, centroids, labels);
+        if (st == CS_OK) *k_out = k;
+    }
+    cs__free(upts);
+    cs__free(ordered);
+    cs__free(upos);
+    cs__free(uid);
+    cs__free(first);
     return st;
 }

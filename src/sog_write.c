@@ -13,7 +13,9 @@
  *   opacity round(sigmoid * 255)
  *   SH      palette of up to 64K vectors by k-means (sog_quant.c) in tree order, so palette
  *           neighbours are similar; palette size min(64, 2^floor(log2(N / 1024))) * 1024 unless
- *           the plan says otherwise, never more than N
+ *           the plan says otherwise; exactly the scene's vectors when it has no more distinct
+ *           ones than that (a SOG re-encodes without SH loss). Palette values share a 1D
+ *           codebook of 256 entries, or fewer when the plan asks (csplat compress)
  * Padding pixels (past the count, and palette rows past the last entry) repeat the last real
  * pixel, which costs WebP almost nothing.
  *
@@ -175,7 +177,11 @@ static cs_status build_palette(cs_context *ctx, const cs_scene_params *p, const 
         pk = 1;
         memset(cents, 0, (size_t)dim * sizeof *cents);
     }
-    if (st == CS_OK) st = cs__codebook_1d(ctx, cents, (size_t)pk * dim, 256, codebook, codes);
+    /* A smaller value codebook (csplat compress) leaves the palette image fewer symbols; the
+     * meta.json codebook keeps 256 entries, the unused tail repeating the last value. */
+    int entries = plan->sh_codebook > 0 && plan->sh_codebook < 256 ? plan->sh_codebook : 256;
+    if (st == CS_OK) st = cs__codebook_1d(ctx, cents, (size_t)pk * dim, entries, codebook, codes);
+    for (int i = entries; i < 256; i++) codebook[i] = codebook[entries - 1];
     if (st == CS_OK) {
         int w = 64 * coeffs, h = (pk + 63) / 64;
         im->w[IMG_CENTROIDS] = w;
