@@ -106,11 +106,10 @@ cs_status cs__zip_write(cs_context *ctx, cs_outfile *of, const cs_zip_file *file
 cs_status cs__codebook_1d(cs_context *ctx, const float *values, size_t n, int k, float *codebook,
                           uint8_t *labels);
 
-/* k-means of n points of dim floats into k centroids [k, dim] with labels [n]. Seeds split the
- * data recursively in two along its widest spread (a balanced, deterministic tree), then
- * `iterations` Lloyd steps refine it, each point searching the centroids of its subtree's
- * neighbourhood. With at most k distinct points the centroids are exactly those points (tree-
- * ordered). *k_out receives the number of centroids produced (<= k). */
+/* k-means of n points of dim floats into at most k centroids [k, dim] with labels [n]: exactly
+ * the distinct points when there are at most k of them, else k seeds spread along a depth-first
+ * tree order of the distinct points refined by `iterations` windowed Lloyd steps (sog_quant.c).
+ * Centroids come in that tree order (similar ones adjacent). *k_out receives their number. */
 cs_status cs__kmeans(cs_context *ctx, const float *points, int64_t n, int dim, int k,
                      int iterations, float *centroids, uint32_t *labels, int *k_out);
 

@@ -10,17 +10,20 @@
  * point (at most 300 steps). When there are no more distinct values than entries, the codebook
  * holds them exactly.
  *
- * Vector palette: a balanced binary tree of 2-means splits seeds k centroids (each node splits
- * along its widest coordinate into two groups by a few 2-means steps, leaves shared out in
- * proportion to the group sizes), numbering leaves in depth-first order so that centroids with
- * close numbers are close in space. Lloyd steps then refine it, each point searching only the
- * centroids within +-32 of its current one in that order (the tree neighbourhood), which keeps a
- * step at O(n * 65 * dim) instead of O(n * k * dim). Centroid means are accumulated per centroid
- * over its members in index order, so results do not depend on the thread count. When the points
- * hold no more distinct vectors than k (found with a hash table), the palette is exactly those
- * vectors, tree-ordered: re-encoding a SOG, whose SH already are a palette, then loses nothing.
- * (Measured on the playbot scene: reordering the palette by first use along the file, or sorting
- * it in 2D with PLAS, compressed its image no better than the tree order.)
+ * Vector palette: the distinct vectors are found with a hash table. A balanced binary tree of
+ * 2-means splits (each node splits along its widest coordinate by a few 2-means steps, leaves
+ * shared out in proportion to the group sizes) with one leaf per distinct vector orders them
+ * depth first, so vectors with close numbers are close in space. When they number at most k,
+ * they are the palette, exactly (re-encoding a SOG, whose SH already are a palette, loses
+ * nothing). Otherwise k seeds are taken evenly along that order, each point starts at the seed
+ * of its stretch, and Lloyd steps refine, each point searching only the centroids within +-32
+ * of its current one (the order's neighbourhood): O(n * 65 * dim) per step instead of
+ * O(n * k * dim). Seeds that are data vectors keep a set only slightly larger than k mostly
+ * exact, where tree-leaf means (tried first) averaged unrelated vectors: on playbot level 2
+ * (65,536-entry palettes) 52.3 dB instead of 48.6 dB at 60,000 entries. Centroid means are
+ * accumulated per centroid over its members in index order, so results do not depend on the
+ * thread count. (Measured on the playbot scene: reordering the palette by first use along the
+ * file, or sorting it in 2D with PLAS, compressed its image no better than the tree order.)
  */
 #include "sog.h"
 
