@@ -23,7 +23,7 @@ TEST(sog_codebook_1d_is_exact_or_lloyd_optimal) {
     /* Two tight clusters around 0 and 10 into 2 entries: the entries are the cluster means. */
     float two[200];
     for (int i = 0; i < 100; i++) {
-        two[i] = -0.5f + (float)i / 99.0f;          /* mean 0 */
+        two[i] = -0.5f + (float)i / 99.0f;             /* mean 0 */
         two[100 + i] = 9.0f + 2.0f * (float)i / 99.0f; /* mean 10 */
     }
     float cb2[2];
@@ -55,8 +55,8 @@ TEST(sog_kmeans_exact_palette_and_determinism) {
     CHECK_OK(c1, cs__kmeans(c1, pts, n, dim, 64, 5, cent, lab, &k));
     CHECK(k <= distinct);
     for (int i = 0; i < n; i++)
-        CHECK_MSG(lab[i] < (uint32_t)k && memcmp(cent + lab[i] * dim, pts + i * dim,
-                                                 sizeof(float) * dim) == 0,
+        CHECK_MSG(lab[i] < (uint32_t)k &&
+                      memcmp(cent + lab[i] * dim, pts + i * dim, sizeof(float) * dim) == 0,
                   "point %d not reproduced exactly", i);
     /* Continuous data, k < n: labels point at the nearest centroid of the window, and the
      * result is the same for 1 and 2 threads. */
@@ -76,7 +76,8 @@ TEST(sog_kmeans_exact_palette_and_determinism) {
     double e0 = 0, e8 = 0;
     for (int i = 0; i < n; i++)
         for (int d = 0; d < dim; d++) {
-            double a = pts[i * dim + d] - c0[l0[i] * dim + d], b = pts[i * dim + d] - ca[la[i] * dim + d];
+            double a = pts[i * dim + d] - c0[l0[i] * dim + d],
+                   b = pts[i * dim + d] - ca[la[i] * dim + d];
             e0 += a * a;
             e8 += b * b;
         }
@@ -89,19 +90,19 @@ TEST(sog_kmeans_exact_palette_and_determinism) {
 }
 
 /* Fail allocation 1, 2, ... of `op` until it succeeds; every failure must be CS_ERR_NOMEM. */
-#define FAIL_EACH_ALLOCATION(ctx, label, op)                                                      \
-    do {                                                                                          \
-        int bad_ = 0, n_;                                                                         \
-        for (n_ = 1; n_ < 400; n_++) {                                                            \
-            cs__test_fail_alloc_after(n_);                                                        \
-            cs_status st_ = (op);                                                                 \
-            cs__test_fail_alloc_after(0);                                                         \
-            if (st_ == CS_OK) break;                                                              \
-            if (st_ != CS_ERR_NOMEM) bad_++;                                                      \
-        }                                                                                         \
-        CHECK_MSG(bad_ == 0, "%s: %d failures were not CS_ERR_NOMEM (%s)", label, bad_,          \
-                  cs_context_last_error(ctx));                                                    \
-        CHECK_MSG(n_ > 1 && n_ < 400, "%s: %d allocations", label, n_);                           \
+#define FAIL_EACH_ALLOCATION(ctx, label, op)                                                       \
+    do {                                                                                           \
+        int bad_ = 0, n_;                                                                          \
+        for (n_ = 1; n_ < 400; n_++) {                                                             \
+            cs__test_fail_alloc_after(n_);                                                         \
+            cs_status st_ = (op);                                                                  \
+            cs__test_fail_alloc_after(0);                                                          \
+            if (st_ == CS_OK) break;                                                               \
+            if (st_ != CS_ERR_NOMEM) bad_++;                                                       \
+        }                                                                                          \
+        CHECK_MSG(bad_ == 0, "%s: %d failures were not CS_ERR_NOMEM (%s)", label, bad_,            \
+                  cs_context_last_error(ctx));                                                     \
+        CHECK_MSG(n_ > 1 && n_ < 400, "%s: %d allocations", label, n_);                            \
     } while (0)
 
 TEST(interop_reports_allocation_failures) {
