@@ -389,6 +389,9 @@ cs_status cs__sog_save_plan(cs_context *ctx, const cs_scene *scene, const char *
 
 cs_status cs_scene_save_sog(cs_context *ctx, const cs_scene *scene, const char *path,
                             const cs_sog_options *options) {
+    if (strcmp(cs__path_basename(path), "lod-meta.json") == 0)
+        return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                         "%s: writing SOG level-of-detail sets is not supported", path);
     if (options && options->self_organize) return cs__sogs_compress(ctx, scene, path, options);
     cs_sog_plan plan = {0};
     plan.sh_iterations = options ? options->sh_iterations : 0;

@@ -131,3 +131,28 @@ TEST(interop_reports_allocation_failures) {
     cs_scene_destroy(src);
     cs_context_destroy(ctx);
 }
+
+TEST(interop_empty_scenes_round_trip) {
+    cs_context *ctx = test_context(1);
+    for (int degree = 0; degree <= 3; degree += 3) {
+        cs_scene *empty;
+        CHECK_OK(ctx, cs_scene_create(ctx, 0, degree, &empty));
+        const char *ext[5] = {"v2.spz", "v3.spz", "v4.spz", "sog", "compressed.ply"};
+        for (int f = 0; f < 5; f++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/empty%d.%s", test_tmpdir(), degree, ext[f]);
+            cs_spz_options o = {.version = 2 + f};
+            CHECK_OK(ctx, f < 3 ? cs_scene_save_spz(ctx, empty, path, &o)
+                                : cs_scene_save(ctx, empty, path));
+            cs_scene *back = NULL;
+            CHECK_OK(ctx, cs_scene_load(ctx, path, &back));
+            CHECK_MSG(back && cs_scene_count(back) == 0, "%s", path);
+            cs_scene_destroy(back);
+        }
+        char lod[4096];
+        snprintf(lod, sizeof lod, "%s/lod-meta.json", test_tmpdir());
+        CHECK(cs_scene_save(ctx, empty, lod) == CS_ERR_UNSUPPORTED);
+        cs_scene_destroy(empty);
+    }
+    cs_context_destroy(ctx);
+}
