@@ -216,8 +216,10 @@ static void row(bench *b, const char *label, const char *load_path, long long by
     double psnr = mean_psnr(b, s);
     double n = (double)cs_scene_count(b->original);
     char ps[32];
-    if (isinf(psnr)) snprintf(ps, sizeof ps, "inf");
-    else snprintf(ps, sizeof ps, "%.2f", psnr);
+    if (isinf(psnr))
+        snprintf(ps, sizeof ps, "inf");
+    else
+        snprintf(ps, sizeof ps, "%.2f", psnr);
     printf("%-28s %12lld %9.2f %8s %9.2f %9.2f\n", label, bytes, (double)bytes / n, ps, encode_s,
            decode_s);
     fflush(stdout);
@@ -314,11 +316,16 @@ int main(int argc, char **argv) {
     float qualities[8] = {0.5f};
     int nq = 1;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--scene") == 0 && i + 1 < argc) which = argv[++i];
-        else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc) level = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--tmp") == 0 && i + 1 < argc) tmp = argv[++i];
-        else if (strcmp(argv[i], "--sog-only") == 0) sog_only = true;
+        if (strcmp(argv[i], "--scene") == 0 && i + 1 < argc)
+            which = argv[++i];
+        else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc)
+            level = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--tmp") == 0 && i + 1 < argc)
+            tmp = argv[++i];
+        else if (strcmp(argv[i], "--sog-only") == 0)
+            sog_only = true;
         else if (strcmp(argv[i], "--quality") == 0 && i + 1 < argc) {
             nq = 0;
             for (char *t = strtok(argv[++i], ","); t && nq < 8; t = strtok(NULL, ","))

@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (data[0] % 2 == 0) {
         st = cs__codec_sog.parse(ctx, "fuzz.sog", data + 1, size - 1, &scene);
     } else {
-        static const char *const names[8] = {"meta.json",  "means_l.webp",       "means_u.webp",
-                                             "quats.webp", "scales.webp",        "sh0.webp",
+        static const char *const names[8] = {"meta.json",          "means_l.webp",   "means_u.webp",
+                                             "quats.webp",         "scales.webp",    "sh0.webp",
                                              "shN_centroids.webp", "shN_labels.webp"};
         cs_zip_file files[8];
         int n = 0;

@@ -49,12 +49,12 @@
 
 typedef struct plas_state {
     int width, rows, dim;
-    int64_t n;          /* real cells: 0 .. n-1 */
-    float *grid;        /* [cells, dim] feature of the Gaussian at each cell */
-    uint32_t *idx;      /* [cells] Gaussian at each cell */
-    float *target;      /* [cells, dim] blurred grid */
-    float *tmp;         /* [cells, dim] blur scratch */
-    float *wsum;        /* [cells] blur scratch for the mask */
+    int64_t n;     /* real cells: 0 .. n-1 */
+    float *grid;   /* [cells, dim] feature of the Gaussian at each cell */
+    uint32_t *idx; /* [cells] Gaussian at each cell */
+    float *target; /* [cells, dim] blurred grid */
+    float *tmp;    /* [cells, dim] blur scratch */
+    float *wsum;   /* [cells] blur scratch for the mask */
     /* block pass */
     int block, off_y, off_x, blocks_x, blocks_y;
     uint64_t seed;
@@ -92,13 +92,11 @@ static void blur_rows(void *user, int64_t begin, int64_t end, int worker) {
         for (int x = 0; x < w; x++) {
             int add = x + r, sub = x - r - 1;
             if (add < w && (int64_t)(row + (size_t)add) < s->n) {
-                for (int c = 0; c < d; c++)
-                    acc[c] += (double)s->grid[(row + (size_t)add) * d + c];
+                for (int c = 0; c < d; c++) acc[c] += (double)s->grid[(row + (size_t)add) * d + c];
                 cnt += 1;
             }
             if (sub >= 0 && (int64_t)(row + (size_t)sub) < s->n) {
-                for (int c = 0; c < d; c++)
-                    acc[c] -= (double)s->grid[(row + (size_t)sub) * d + c];
+                for (int c = 0; c < d; c++) acc[c] -= (double)s->grid[(row + (size_t)sub) * d + c];
                 cnt -= 1;
             }
             for (int c = 0; c < d; c++) s->tmp[(row + (size_t)x) * d + c] = (float)acc[c];
@@ -328,8 +326,10 @@ typedef struct bisect_ctx {
 static int64_t real_cells(const bisect_ctx *b, int y0, int y1, int x0, int x1) {
     int64_t full_rows = b->n / b->width, rem = b->n % b->width, count = 0;
     for (int y = y0; y < y1; y++) {
-        if (y < full_rows) count += x1 - x0;
-        else if (y == full_rows) count += x1 < rem ? x1 - x0 : (x0 < rem ? rem - x0 : 0);
+        if (y < full_rows)
+            count += x1 - x0;
+        else if (y == full_rows)
+            count += x1 < rem ? x1 - x0 : (x0 < rem ? rem - x0 : 0);
     }
     return count;
 }
@@ -356,9 +356,12 @@ static void select_k(const float *means, uint32_t *ids, int64_t len, int64_t k, 
                 j--;
             }
         }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else break;
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
     }
 }
 
@@ -378,8 +381,10 @@ static void bisect(bisect_ctx *b, uint32_t *ids, int64_t len, int y0, int y1, in
     }
     int ya = y0, yb = y1, xa = x0, xb = x1;
     int ya2 = y0, yb2 = y1, xa2 = x0, xb2 = x1;
-    if (x1 - x0 >= y1 - y0) xb = xa2 = x0 + (x1 - x0) / 2;
-    else yb = ya2 = y0 + (y1 - y0) / 2;
+    if (x1 - x0 >= y1 - y0)
+        xb = xa2 = x0 + (x1 - x0) / 2;
+    else
+        yb = ya2 = y0 + (y1 - y0) / 2;
     int64_t k = real_cells(b, ya, yb, xa, xb);
     float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
     for (int64_t i = 0; i < len; i++)
@@ -455,8 +460,8 @@ cs_status cs__sogs_compress(cs_context *ctx, const cs_scene *scene, const char *
     float q = options && options->quality > 0 ? options->quality : 0.5f;
     q = q > 1 ? 1 : q;
     if (p->count > (int64_t)16383 * 16383)
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: %lld Gaussians exceed a WebP texture",
-                         path, (long long)p->count);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: %lld Gaussians exceed a WebP texture", path,
+                         (long long)p->count);
     int width = (int)ceil(sqrt((double)n) / 4) * 4;
     width = width < 4 ? 4 : width;
     uint32_t *order = cs__malloc((n + 1) * sizeof *order);
@@ -471,8 +476,8 @@ cs_status cs__sogs_compress(cs_context *ctx, const cs_scene *scene, const char *
         plan.width = width;
         plan.height = (int)ceil((double)n / width / 4) * 4;
         plan.height = plan.height < 4 ? 4 : plan.height;
-        plan.sh_iterations = options && options->sh_iterations ? options->sh_iterations
-                                                               : 10 + (int)(20 * q);
+        plan.sh_iterations =
+            options && options->sh_iterations ? options->sh_iterations : 10 + (int)(20 * q);
         plan.position_bits = q < 0.3f ? 15 : 16;
         plan.sh_codebook = (int)lroundf(32.0f * exp2f(3.0f * q));
         plan.webp_effort = 4;

@@ -69,8 +69,8 @@ static const char *const vertex_props[4] = {"packed_position", "packed_rotation"
 
 static int parse_type(const char *t) {
     static const char *const names[][2] = {
-        {"char", "int8"},   {"uchar", "uint8"},   {"short", "int16"},  {"ushort", "uint16"},
-        {"int", "int32"},   {"uint", "uint32"},   {"float", "float32"}, {"double", "float64"}};
+        {"char", "int8"}, {"uchar", "uint8"}, {"short", "int16"},   {"ushort", "uint16"},
+        {"int", "int32"}, {"uint", "uint32"}, {"float", "float32"}, {"double", "float64"}};
     for (int i = 0; i < 8; i++)
         if (strcmp(t, names[i][0]) == 0 || strcmp(t, names[i][1]) == 0) return i + 1;
     return T_INVALID;
@@ -115,8 +115,10 @@ static cs_status parse_header(cs_context *ctx, const char *name, const uint8_t *
             continue;
         if (strcmp(w0, "format") == 0) {
             if (words < 3 || strcmp(w1, "binary_little_endian") != 0)
-                st = cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: compressed PLY must be "
-                               "binary_little_endian, not '%s'", name, w1);
+                st = cs__error(ctx, CS_ERR_UNSUPPORTED,
+                               "%s: compressed PLY must be "
+                               "binary_little_endian, not '%s'",
+                               name, w1);
             format_ok = true;
         } else if (strcmp(w0, "element") == 0) {
             char *end;
@@ -132,8 +134,8 @@ static cs_status parse_header(cs_context *ctx, const char *name, const uint8_t *
             ply_elem *e = h->nelems ? &h->elems[h->nelems - 1] : NULL;
             int type = parse_type(w1);
             if (!e || words != 3 || type == T_INVALID || e->nprops == 64 || strlen(w2) >= 48)
-                st = cs__error(ctx, CS_ERR_FORMAT, "%s: unsupported PLY property line '%s'",
-                               name, line);
+                st = cs__error(ctx, CS_ERR_FORMAT, "%s: unsupported PLY property line '%s'", name,
+                               line);
             else {
                 ply_prop *p = &e->props[e->nprops++];
                 memcpy(p->name, w2, strlen(w2) + 1);
@@ -156,9 +158,10 @@ static cs_status parse_header(cs_context *ctx, const char *name, const uint8_t *
         e->data_offset = at;
         if (e->count > SIZE_MAX || !cs__mul_size((size_t)e->count, e->stride, &bytes) ||
             bytes > len - at)
-            st = cs__error(ctx, CS_ERR_FORMAT, "%s: PLY element '%s' (%llu x %zu bytes) runs "
-                           "past the end of the file", name, e->name,
-                           (unsigned long long)e->count, e->stride);
+            st = cs__error(ctx, CS_ERR_FORMAT,
+                           "%s: PLY element '%s' (%llu x %zu bytes) runs "
+                           "past the end of the file",
+                           name, e->name, (unsigned long long)e->count, e->stride);
         else
             at += bytes;
     }
@@ -203,36 +206,41 @@ static cs_status plyc_parse(cs_context *ctx, const char *name, const uint8_t *da
     ply_elem *chunk = find_elem(&h, "chunk"), *vert = find_elem(&h, "vertex"),
              *shel = find_elem(&h, "sh");
     if (!chunk || !vert || h.nelems != 2 + (shel != NULL))
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: compressed PLY needs elements chunk, vertex "
-                         "and optionally sh", name);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: compressed PLY needs elements chunk, vertex "
+                         "and optionally sh",
+                         name);
     const ply_prop *cp[18], *vp[4];
     bool colors = find_prop(chunk, "min_r") != NULL;
     int nchunk_props = colors ? 18 : 12;
     for (int i = 0; i < nchunk_props; i++) {
         cp[i] = find_prop(chunk, chunk_props[i]);
         if (!cp[i] || cp[i]->type != T_F32)
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: chunk property %s missing or not float",
-                             name, chunk_props[i]);
+            return cs__error(ctx, CS_ERR_FORMAT, "%s: chunk property %s missing or not float", name,
+                             chunk_props[i]);
     }
     for (int i = 0; i < 4; i++) {
         vp[i] = find_prop(vert, vertex_props[i]);
         if (!vp[i] || vp[i]->type != T_U32)
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: vertex property %s missing or not uint",
-                             name, vertex_props[i]);
+            return cs__error(ctx, CS_ERR_FORMAT, "%s: vertex property %s missing or not uint", name,
+                             vertex_props[i]);
     }
     if (vert->count > INT64_MAX / 2 || (vert->count + CHUNK - 1) / CHUNK != chunk->count)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: %llu chunks for %llu Gaussians (expected "
-                         "ceil(N/256))", name, (unsigned long long)chunk->count,
-                         (unsigned long long)vert->count);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: %llu chunks for %llu Gaussians (expected "
+                         "ceil(N/256))",
+                         name, (unsigned long long)chunk->count, (unsigned long long)vert->count);
     int degree = 0, coeffs = 0;
     const ply_prop *sp[45];
     if (shel) {
         int np = shel->nprops;
         degree = np == 9 ? 1 : np == 24 ? 2 : np == 45 ? 3 : -1;
         if (degree < 0 || shel->count != vert->count)
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: sh element has %d properties x %llu "
-                             "rows (expected 9, 24 or 45 x %llu)", name, np,
-                             (unsigned long long)shel->count, (unsigned long long)vert->count);
+            return cs__error(ctx, CS_ERR_FORMAT,
+                             "%s: sh element has %d properties x %llu "
+                             "rows (expected 9, 24 or 45 x %llu)",
+                             name, np, (unsigned long long)shel->count,
+                             (unsigned long long)vert->count);
         coeffs = np / 3;
         for (int i = 0; i < np; i++) {
             char pn[24]; /* "f_rest_" + any int: no truncation */
@@ -271,8 +279,8 @@ static cs_status plyc_parse(cs_context *ctx, const char *name, const uint8_t *da
                           (unorm(rot >> 10, 10) - 0.5f) * norm, (unorm(rot, 10) - 0.5f) * norm};
         int largest = (int)(rot >> 30);
         float *q = p.quats + 4 * i;
-        q[largest] = sqrtf(fmaxf(0.0f, 1.0f - (small[0] * small[0] + small[1] * small[1] +
-                                               small[2] * small[2])));
+        q[largest] = sqrtf(
+            fmaxf(0.0f, 1.0f - (small[0] * small[0] + small[1] * small[1] + small[2] * small[2])));
         for (int j = 0, m = 0; j < 4; j++)
             if (j != largest) q[j] = small[m++];
         if (shel) {
@@ -353,7 +361,8 @@ static cs_status plyc_write(cs_context *ctx, const cs_scene *scene, cs_outfile *
     char header[4096];
     int hl = snprintf(header, sizeof header,
                       "ply\nformat binary_little_endian 1.0\ncomment Generated by csplat %s\n"
-                      "element chunk %zu\n", cs_version(), nchunks);
+                      "element chunk %zu\n",
+                      cs_version(), nchunks);
     for (int i = 0; i < 18; i++)
         hl += snprintf(header + hl, sizeof header - (size_t)hl, "property float %s\n",
                        chunk_props[i]);
@@ -364,8 +373,8 @@ static cs_status plyc_write(cs_context *ctx, const cs_scene *scene, cs_outfile *
     if (coeffs > 0) {
         hl += snprintf(header + hl, sizeof header - (size_t)hl, "element sh %zu\n", n);
         for (int i = 0; i < 3 * coeffs; i++)
-            hl += snprintf(header + hl, sizeof header - (size_t)hl, "property uchar f_rest_%d\n",
-                           i);
+            hl +=
+                snprintf(header + hl, sizeof header - (size_t)hl, "property uchar f_rest_%d\n", i);
     }
     hl += snprintf(header + hl, sizeof header - (size_t)hl, "end_header\n");
 
@@ -390,8 +399,8 @@ static cs_status plyc_write(cs_context *ctx, const cs_scene *scene, cs_outfile *
         for (size_t j = 0; j < num; j++) {
             plyc_item it;
             load_item(p, order[first + j], &it);
-            const float v[9] = {it.pos[0],   it.pos[1],   it.pos[2], it.scale[0], it.scale[1],
-                                it.scale[2], it.rgb[0],   it.rgb[1], it.rgb[2]};
+            const float v[9] = {it.pos[0],   it.pos[1], it.pos[2], it.scale[0], it.scale[1],
+                                it.scale[2], it.rgb[0], it.rgb[1], it.rgb[2]};
             for (int a = 0; a < 9; a++) {
                 lo[a] = fminf(lo[a], v[a]);
                 hi[a] = fmaxf(hi[a], v[a]);
@@ -427,8 +436,9 @@ static cs_status plyc_write(cs_context *ctx, const cs_scene *scene, cs_outfile *
             uint8_t *sh = sbuf + 3 * (size_t)coeffs * (first + j);
             for (int ch = 0; ch < 3; ch++)
                 for (int k = 0; k < coeffs; k++) {
-                    float x = finite_or(p->sh[(size_t)p->sh_coeffs * 3 * i + 3 * (size_t)(k + 1) +
-                                              (size_t)ch], 0.0f);
+                    float x = finite_or(
+                        p->sh[(size_t)p->sh_coeffs * 3 * i + 3 * (size_t)(k + 1) + (size_t)ch],
+                        0.0f);
                     float t = truncf((x / 8.0f + 0.5f) * 256.0f);
                     sh[ch * coeffs + k] = (uint8_t)(t < 0 ? 0 : (t > 255 ? 255 : t));
                 }

@@ -52,8 +52,8 @@ static cs_status sog_fetch(cs_context *ctx, const cs_sog_files *f, const char *f
     *len = 0;
     *owned = NULL;
     if (!file[0] || strchr(file, '/') || strchr(file, '\\') || strstr(file, ".."))
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: file name '%s' leaves the SOG's folder",
-                         f->name, file);
+        return cs__error(ctx, CS_ERR_FORMAT, "%s: file name '%s' leaves the SOG's folder", f->name,
+                         file);
     if (f->zip) {
         const cs_zip_entry *e = cs__zip_find(f->zip, file);
         if (!e) return cs__error(ctx, CS_ERR_FORMAT, "%s: no '%s' in the archive", f->name, file);
@@ -89,8 +89,8 @@ typedef struct sog_meta {
     double mins[3], maxs[3];
     float scales_cb[256], sh0_cb[256], shn_cb[256];
     int scales_n, sh0_n, shn_n;
-    int bands;          /* 0 when there is no shN */
-    int64_t palette;    /* shN count */
+    int bands;            /* 0 when there is no shN */
+    int64_t palette;      /* shN count */
     const char *files[7]; /* means_l, means_u, quats, scales, sh0, centroids, labels */
 } sog_meta;
 
@@ -143,15 +143,19 @@ static cs_status parse_meta(cs_context *ctx, const char *name, const cJSON *root
         return cs__error(ctx, CS_ERR_FORMAT, "%s: meta.json is not a JSON object", name);
     double version, count;
     if (!get_number(root, "version", &version))
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: SOG without a version (version 1) is not "
-                         "supported", name);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                         "%s: SOG without a version (version 1) is not "
+                         "supported",
+                         name);
     if (version != 2)
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: SOG version %g is not supported (2)",
-                         name, version);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: SOG version %g is not supported (2)", name,
+                         version);
     if (!get_number(root, "count", &count) || count < 0 || count != floor(count) ||
         count > (double)MAX_COUNT)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: meta.json 'count' is missing or not an "
-                         "integer in 0..%lld", name, (long long)MAX_COUNT);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: meta.json 'count' is missing or not an "
+                         "integer in 0..%lld",
+                         name, (long long)MAX_COUNT);
     m->count = (int64_t)count;
     const cJSON *means = cJSON_GetObjectItemCaseSensitive(root, "means");
     const cJSON *scales = cJSON_GetObjectItemCaseSensitive(root, "scales");
@@ -160,24 +164,32 @@ static cs_status parse_meta(cs_context *ctx, const char *name, const cJSON *root
     const cJSON *shn = cJSON_GetObjectItemCaseSensitive(root, "shN");
     if (!get_vec3(means, "mins", m->mins) || !get_vec3(means, "maxs", m->maxs) ||
         !get_files(means, 2, m->files))
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: meta.json 'means' needs mins[3], maxs[3] and "
-                         "2 files", name);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: meta.json 'means' needs mins[3], maxs[3] and "
+                         "2 files",
+                         name);
     if (!get_codebook(scales, m->scales_cb, &m->scales_n) || !get_files(scales, 1, m->files + 3))
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: meta.json 'scales' needs a codebook of 1..256 "
-                         "numbers and a file", name);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: meta.json 'scales' needs a codebook of 1..256 "
+                         "numbers and a file",
+                         name);
     if (!get_files(quats, 1, m->files + 2))
         return cs__error(ctx, CS_ERR_FORMAT, "%s: meta.json 'quats' needs a file", name);
     if (!get_codebook(sh0, m->sh0_cb, &m->sh0_n) || !get_files(sh0, 1, m->files + 4))
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: meta.json 'sh0' needs a codebook of 1..256 "
-                         "numbers and a file", name);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: meta.json 'sh0' needs a codebook of 1..256 "
+                         "numbers and a file",
+                         name);
     if (shn && !cJSON_IsNull(shn)) {
         double bands, palette;
         if (!get_number(shn, "bands", &bands) || (bands != 1 && bands != 2 && bands != 3) ||
             !get_number(shn, "count", &palette) || palette < 1 || palette > 65536 ||
             palette != floor(palette) || !get_codebook(shn, m->shn_cb, &m->shn_n) ||
             !get_files(shn, 2, m->files + 5))
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: meta.json 'shN' needs bands 1..3, count "
-                             "1..65536, a codebook and 2 files", name);
+            return cs__error(ctx, CS_ERR_FORMAT,
+                             "%s: meta.json 'shN' needs bands 1..3, count "
+                             "1..65536, a codebook and 2 files",
+                             name);
         m->bands = (int)bands;
         m->palette = (int64_t)palette;
     }
@@ -185,8 +197,8 @@ static cs_status parse_meta(cs_context *ctx, const char *name, const cJSON *root
 }
 
 /* Decode one image of the SOG, checking it holds at least `need` pixels and at most `cap`. */
-static cs_status load_image(cs_context *ctx, const cs_sog_files *f, const char *file,
-                            size_t need, size_t cap, uint8_t **rgba, int *w, int *h) {
+static cs_status load_image(cs_context *ctx, const cs_sog_files *f, const char *file, size_t need,
+                            size_t cap, uint8_t **rgba, int *w, int *h) {
     const uint8_t *data;
     size_t len;
     uint8_t *owned;
@@ -197,8 +209,10 @@ static cs_status load_image(cs_context *ctx, const cs_sog_files *f, const char *
     st = cs__webp_decode(ctx, label, data, len, cap, rgba, w, h);
     cs__free(owned);
     if (st == CS_OK && (size_t)*w * (size_t)*h < need) {
-        st = cs__error(ctx, CS_ERR_FORMAT, "%s: meta.json declares %zu Gaussians but the %dx%d "
-                       "image holds %zu", label, need, *w, *h, (size_t)*w * (size_t)*h);
+        st = cs__error(ctx, CS_ERR_FORMAT,
+                       "%s: meta.json declares %zu Gaussians but the %dx%d "
+                       "image holds %zu",
+                       label, need, *w, *h, (size_t)*w * (size_t)*h);
         cs__free(*rgba);
         *rgba = NULL;
     }
@@ -275,9 +289,10 @@ cs_status cs__sog_decode(cs_context *ctx, const cs_sog_files *f, const char *met
             const uint8_t *sc = img[3] + 4 * i, *c0 = img[4] + 4 * i;
             for (int a = 0; a < 3; a++) {
                 if (sc[a] >= m.scales_n || c0[a] >= m.sh0_n) {
-                    st = cs__error(ctx, CS_ERR_FORMAT, "%s: Gaussian %zu uses codebook entry %d "
-                                   "of a %d-entry codebook", f->name, i,
-                                   sc[a] >= m.scales_n ? sc[a] : c0[a],
+                    st = cs__error(ctx, CS_ERR_FORMAT,
+                                   "%s: Gaussian %zu uses codebook entry %d "
+                                   "of a %d-entry codebook",
+                                   f->name, i, sc[a] >= m.scales_n ? sc[a] : c0[a],
                                    sc[a] >= m.scales_n ? m.scales_n : m.sh0_n);
                     break;
                 }
@@ -289,9 +304,10 @@ cs_status cs__sog_decode(cs_context *ctx, const cs_sog_files *f, const char *met
             const uint8_t *lb = img[6] + 4 * i;
             int64_t label = lb[0] | lb[1] << 8;
             if (label >= m.palette) {
-                st = cs__error(ctx, CS_ERR_FORMAT, "%s: Gaussian %zu uses SH palette entry "
-                               "%lld of %lld", f->name, i, (long long)label,
-                               (long long)m.palette);
+                st = cs__error(ctx, CS_ERR_FORMAT,
+                               "%s: Gaussian %zu uses SH palette entry "
+                               "%lld of %lld",
+                               f->name, i, (long long)label, (long long)m.palette);
                 break;
             }
             const uint8_t *cen =
@@ -300,9 +316,10 @@ cs_status cs__sog_decode(cs_context *ctx, const cs_sog_files *f, const char *met
                 for (int c = 0; c < 3; c++) {
                     uint8_t code = cen[4 * j + c];
                     if (code >= m.shn_n) {
-                        st = cs__error(ctx, CS_ERR_FORMAT, "%s: SH palette entry %lld uses "
-                                       "codebook entry %d of %d", f->name, (long long)label,
-                                       code, m.shn_n);
+                        st = cs__error(ctx, CS_ERR_FORMAT,
+                                       "%s: SH palette entry %lld uses "
+                                       "codebook entry %d of %d",
+                                       f->name, (long long)label, code, m.shn_n);
                         break;
                     }
                     p.sh[k * 3 * i + 3 * (size_t)(j + 1) + (size_t)c] = m.shn_cb[code];
@@ -409,8 +426,8 @@ static cs_status read_lod_meta(cs_context *ctx, const char *path, int level, cJS
     double nlevels;
     *files = cJSON_GetObjectItemCaseSensitive(*root, "filenames");
     const cJSON *tree = cJSON_GetObjectItemCaseSensitive(*root, "tree");
-    if (!get_number(*root, "lodLevels", &nlevels) || nlevels < 1 ||
-        nlevels > CS_MAX_LOD_LEVELS || !cJSON_IsArray(*files) || !tree)
+    if (!get_number(*root, "lodLevels", &nlevels) || nlevels < 1 || nlevels > CS_MAX_LOD_LEVELS ||
+        !cJSON_IsArray(*files) || !tree)
         return cs__error(ctx, CS_ERR_FORMAT, "%s: needs lodLevels (1..%d), filenames and tree",
                          path, CS_MAX_LOD_LEVELS);
     *levels = (int)nlevels;
@@ -418,14 +435,13 @@ static cs_status read_lod_meta(cs_context *ctx, const char *path, int level, cJS
 }
 
 /* Load one meta.json named relative to the LOD set's folder. */
-static cs_status load_meta_path(cs_context *ctx, const char *dir, const char *rel,
-                                cs_scene **out) {
+static cs_status load_meta_path(cs_context *ctx, const char *dir, const char *rel, cs_scene **out) {
     if (rel[0] == '/' || strstr(rel, ".."))
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: LOD file '%s' leaves the set's folder", dir,
-                         rel);
+        return cs__error(ctx, CS_ERR_FORMAT, "%s: LOD file '%s' leaves the set's folder", dir, rel);
     char *full = cs__path_join(dir, rel), *sub = full ? cs__path_dirname(full) : NULL;
     cs_status st;
-    if (!full || !sub) st = cs__alloc_error(ctx, rel, strlen(rel));
+    if (!full || !sub)
+        st = cs__alloc_error(ctx, rel, strlen(rel));
     else {
         cs_sog_files f = {.name = full, .dir = sub};
         st = cs__sog_decode(ctx, &f, cs__path_basename(full), out);
@@ -467,9 +483,11 @@ cs_status cs_scene_load_lod(cs_context *ctx, const char *path, int level, cs_sce
         }
         const cs_scene *src = loaded[fi];
         if (w.ranges[r].offset + w.ranges[r].count > src->p.count)
-            st = cs__error(ctx, CS_ERR_FORMAT, "%s: LOD %d range [%lld, +%lld) exceeds the %lld "
-                           "Gaussians of file %d", path, level, (long long)w.ranges[r].offset,
-                           (long long)w.ranges[r].count, (long long)src->p.count, fi);
+            st = cs__error(ctx, CS_ERR_FORMAT,
+                           "%s: LOD %d range [%lld, +%lld) exceeds the %lld "
+                           "Gaussians of file %d",
+                           path, level, (long long)w.ranges[r].offset, (long long)w.ranges[r].count,
+                           (long long)src->p.count, fi);
         total += w.ranges[r].count;
         if (src->p.sh_degree > degree) degree = src->p.sh_degree;
     }

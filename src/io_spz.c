@@ -78,8 +78,8 @@ static void wr_u64(uint8_t *p, uint64_t v) {
 
 static float half_to_float(uint16_t h) {
     int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    float v = e == 0 ? ldexpf((float)m, -24) : (e == 31 ? (m ? NAN : INFINITY)
-                                                        : ldexpf((float)(m | 0x400), e - 25));
+    float v = e == 0 ? ldexpf((float)m, -24)
+                     : (e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 0x400), e - 25));
     return (h & 0x8000) ? -v : v;
 }
 
@@ -107,8 +107,8 @@ static void spz_sizes(const spz_header *h, size_t n, size_t sizes[6]) {
 static cs_status check_header(cs_context *ctx, const char *name, const spz_header *h,
                               size_t file_len, size_t *body) {
     if (h->version < 1 || h->version > 4)
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: SPZ version %u is not supported (1-4)",
-                         name, h->version);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: SPZ version %u is not supported (1-4)", name,
+                         h->version);
     if (h->sh_degree < 0 || h->sh_degree > 4)
         return cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ SH degree %d is not in 0..4", name,
                          h->sh_degree);
@@ -123,7 +123,8 @@ static cs_status check_header(cs_context *ctx, const char *name, const spz_heade
     if ((uint64_t)total > bound)
         return cs__error(ctx, CS_ERR_FORMAT,
                          "%s: SPZ header declares %u Gaussians (%zu bytes) but the file has "
-                         "only %zu bytes", name, h->count, total, file_len);
+                         "only %zu bytes",
+                         name, h->count, total, file_len);
     *body = total;
     return CS_OK;
 }
@@ -213,14 +214,14 @@ static cs_status parse_gzip(cs_context *ctx, const char *name, const uint8_t *da
     /* zlib's avail_in is 32-bit: feed the input in slices. */
     size_t fed = 0;
     int zr = Z_OK;
-#define SPZ_FEED()                                                                                \
-    do {                                                                                          \
-        if (zs.avail_in == 0 && fed < len) {                                                      \
+#define SPZ_FEED()                                                                                 \
+    do {                                                                                           \
+        if (zs.avail_in == 0 && fed < len) {                                                       \
             size_t chunk = len - fed > (1u << 30) ? (1u << 30) : len - fed;                        \
-            zs.next_in = (Bytef *)(uintptr_t)(data + fed);                                        \
-            zs.avail_in = (uInt)chunk;                                                            \
-            fed += chunk;                                                                         \
-        }                                                                                         \
+            zs.next_in = (Bytef *)(uintptr_t)(data + fed);                                         \
+            zs.avail_in = (uInt)chunk;                                                             \
+            fed += chunk;                                                                          \
+        }                                                                                          \
     } while (0)
     zs.next_out = hdr;
     zs.avail_out = sizeof hdr;
@@ -230,8 +231,8 @@ static cs_status parse_gzip(cs_context *ctx, const char *name, const uint8_t *da
         if (zr == Z_BUF_ERROR && zs.avail_in == 0 && fed == len) break;
     }
     if (zs.avail_out > 0) {
-        st = cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ gzip stream %s before the 16-byte header",
-                       name, zr == Z_STREAM_END || zr == Z_BUF_ERROR ? "ends" : "is corrupt");
+        st = cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ gzip stream %s before the 16-byte header", name,
+                       zr == Z_STREAM_END || zr == Z_BUF_ERROR ? "ends" : "is corrupt");
         goto done;
     }
     if (cs__rd_u32le(hdr) != SPZ_MAGIC) {
@@ -266,19 +267,20 @@ static cs_status parse_gzip(cs_context *ctx, const char *name, const uint8_t *da
         if (got > cap) {
             st = cs__error(ctx, CS_ERR_FORMAT,
                            "%s: SPZ body decompresses to more than the %zu bytes its header "
-                           "implies", name, cap);
+                           "implies",
+                           name, cap);
             goto done;
         }
         if (zr == Z_BUF_ERROR && zs.avail_in == 0 && fed == len) break;
     }
     if (zr != Z_STREAM_END) {
-        st = cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ gzip stream is %s after %zu body bytes",
-                       name, zr == Z_BUF_ERROR ? "truncated" : "corrupt", got);
+        st = cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ gzip stream is %s after %zu body bytes", name,
+                       zr == Z_BUF_ERROR ? "truncated" : "corrupt", got);
         goto done;
     }
     if (got < expect || (!(h.flags & SPZ_FLAG_EXTENSIONS) && got != expect)) {
-        st = cs__error(ctx, CS_ERR_FORMAT,
-                       "%s: SPZ body has %zu bytes, the header implies %zu", name, got, expect);
+        st = cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ body has %zu bytes, the header implies %zu",
+                       name, got, expect);
         goto done;
     }
     size_t sizes[6];
@@ -301,8 +303,7 @@ done:
 static cs_status parse_plain(cs_context *ctx, const char *name, const uint8_t *data, size_t len,
                              cs_scene **out) {
     if (len < 16) return cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ header truncated", name);
-    spz_header h = {cs__rd_u32le(data + 4), cs__rd_u32le(data + 8), data[12], data[13],
-                    data[14]};
+    spz_header h = {cs__rd_u32le(data + 4), cs__rd_u32le(data + 8), data[12], data[13], data[14]};
     size_t expect;
     cs_status st = check_header(ctx, name, &h, len, &expect);
     if (st != CS_OK) return st;
@@ -310,8 +311,8 @@ static cs_status parse_plain(cs_context *ctx, const char *name, const uint8_t *d
     spz_sizes(&h, h.count, sizes);
     if (h.version <= 3) {
         if (h.flags & SPZ_FLAG_EXTENSIONS ? len - 16 < expect : len - 16 != expect)
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ body has %zu bytes, expected %zu",
-                             name, len - 16, expect);
+            return cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ body has %zu bytes, expected %zu", name,
+                             len - 16, expect);
         const uint8_t *arrays[6], *at = data + len - expect;
         for (int i = 0; i < 6; i++) {
             arrays[i] = at;
@@ -328,8 +329,10 @@ static cs_status parse_plain(cs_context *ctx, const char *name, const uint8_t *d
         return cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ v4 has %d streams, expected %d", name,
                          nstreams, expected_streams);
     if (toc < 32 || toc > len || (len - toc) / 16 < (size_t)nstreams)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ v4 table of contents at %u is outside "
-                         "the file", name, toc);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: SPZ v4 table of contents at %u is outside "
+                         "the file",
+                         name, toc);
     uint8_t *buf = cs__malloc(expect ? expect : 1);
     if (!buf) return cs__alloc_error(ctx, name, expect);
     const uint8_t *arrays[6];
@@ -342,12 +345,15 @@ static cs_status parse_plain(cs_context *ctx, const char *name, const uint8_t *d
         uint64_t usize = cs__rd_u64le(data + toc + 16 * (size_t)s + 8);
         s++;
         if (usize != sizes[i]) {
-            st = cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ v4 stream %d holds %llu bytes, the "
-                           "header implies %zu", name, s - 1, (unsigned long long)usize,
-                           sizes[i]);
+            st = cs__error(ctx, CS_ERR_FORMAT,
+                           "%s: SPZ v4 stream %d holds %llu bytes, the "
+                           "header implies %zu",
+                           name, s - 1, (unsigned long long)usize, sizes[i]);
         } else if (csize > len - src) {
-            st = cs__error(ctx, CS_ERR_FORMAT, "%s: SPZ v4 stream %d (%llu bytes) runs past "
-                           "the end of the file", name, s - 1, (unsigned long long)csize);
+            st = cs__error(ctx, CS_ERR_FORMAT,
+                           "%s: SPZ v4 stream %d (%llu bytes) runs past "
+                           "the end of the file",
+                           name, s - 1, (unsigned long long)csize);
         } else {
             size_t r = ZSTD_decompress(buf + dst, sizes[i], data + src, (size_t)csize);
             if (ZSTD_isError(r) || r != sizes[i])
@@ -374,8 +380,7 @@ static cs_status spz_parse(cs_context *ctx, const char *name, const uint8_t *dat
     *out = NULL;
     if (len >= 2 && data[0] == 0x1f && data[1] == 0x8b)
         return parse_gzip(ctx, name, data, len, out);
-    if (len >= 4 && cs__rd_u32le(data) == SPZ_MAGIC)
-        return parse_plain(ctx, name, data, len, out);
+    if (len >= 4 && cs__rd_u32le(data) == SPZ_MAGIC) return parse_plain(ctx, name, data, len, out);
     return cs__error(ctx, CS_ERR_FORMAT, "%s: not an SPZ file (neither gzip nor NGSP header)",
                      name);
 }
@@ -448,8 +453,7 @@ static void spz_pack(const cs_scene_params *p, int version, int fb, uint8_t *con
             wr_u32(arrays[4] + 4 * i, comp);
         } else {
             float sgn = xyzw[3] < 0 ? -127.5f : 127.5f;
-            for (int c = 0; c < 3; c++)
-                arrays[4][3 * i + c] = cs__u8_round(xyzw[c] * sgn + 127.5f);
+            for (int c = 0; c < 3; c++) arrays[4][3 * i + c] = cs__u8_round(xyzw[c] * sgn + 127.5f);
         }
         uint8_t *sh = arrays[5] + (size_t)dim * 3 * i;
         for (int j = 0; j < dim; j++)
@@ -500,22 +504,21 @@ static void zstd_task(void *user, int64_t begin, int64_t end, int worker) {
     (void)worker;
     zstd_job *job = user;
     for (int64_t i = begin; i < end; i++)
-        job->dst_len[i] = ZSTD_compress(job->dst[i], job->dst_cap[i], job->src[i],
-                                        job->src_len[i], 12);
+        job->dst_len[i] =
+            ZSTD_compress(job->dst[i], job->dst_cap[i], job->src[i], job->src_len[i], 12);
 }
 
 cs_status cs_scene_save_spz(cs_context *ctx, const cs_scene *scene, const char *path,
                             const cs_spz_options *options) {
     int version = options && options->version ? options->version : 3;
     if (version < 2 || version > 4)
-        return cs__error(ctx, CS_ERR_ARGUMENT, "%s: SPZ version %d cannot be written (2-4)",
-                         path, version);
+        return cs__error(ctx, CS_ERR_ARGUMENT, "%s: SPZ version %d cannot be written (2-4)", path,
+                         version);
     const cs_scene_params *p = &scene->p;
     if ((uint64_t)p->count > UINT32_MAX)
         return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: %lld Gaussians exceed SPZ's 2^32", path,
                          (long long)p->count);
-    spz_header h = {(uint32_t)version, (uint32_t)p->count, p->sh_degree,
-                    choose_fractional_bits(p),
+    spz_header h = {(uint32_t)version, (uint32_t)p->count, p->sh_degree, choose_fractional_bits(p),
                     options && options->antialiased ? SPZ_FLAG_ANTIALIASED : 0};
     size_t sizes[6], total = 16;
     spz_sizes(&h, h.count, sizes);

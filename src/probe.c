@@ -35,15 +35,18 @@ cs_status cs_scene_probe(cs_context *ctx, const char *path, cs_scene_file_info *
     fclose(f);
     cs_status st = CS_OK;
     const cs_scene_codec *codec = failed ? NULL : cs__scene_codec_detect(path, head, len);
-    if (failed) st = cs__error(ctx, CS_ERR_IO, "%s: read error", path);
+    if (failed)
+        st = cs__error(ctx, CS_ERR_IO, "%s: read error", path);
     else if (!codec && by_name == CS_FORMAT_UNKNOWN)
         st = cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: unknown scene format", path);
     else {
         out->format = codec ? codec->format : by_name;
-        if (out->format == CS_FORMAT_SPZ) st = cs__spz_probe(ctx, path, head, len, out);
+        if (out->format == CS_FORMAT_SPZ)
+            st = cs__spz_probe(ctx, path, head, len, out);
         else if (out->format == CS_FORMAT_COMPRESSED_PLY)
             st = cs__plycompressed_probe(ctx, path, head, len, out);
-        else if (out->format == CS_FORMAT_SOG) st = cs__sog_probe(ctx, path, out);
+        else if (out->format == CS_FORMAT_SOG)
+            st = cs__sog_probe(ctx, path, out);
     }
     cs__free(head);
     return st;

@@ -63,10 +63,10 @@ cs_status cs__morton_order(cs_context *ctx, const float *means, int64_t n, uint3
  */
 typedef struct cs_zip_entry {
     char *name;
-    uint16_t method;      /* 0 stored, 8 deflate */
+    uint16_t method; /* 0 stored, 8 deflate */
     uint32_t crc;
-    size_t csize, usize;  /* compressed and uncompressed sizes */
-    size_t data_offset;   /* of the entry's data in the archive */
+    size_t csize, usize; /* compressed and uncompressed sizes */
+    size_t data_offset;  /* of the entry's data in the archive */
 } cs_zip_entry;
 
 typedef struct cs_zip {
@@ -106,11 +106,10 @@ cs_status cs__zip_write(cs_context *ctx, cs_outfile *of, const cs_zip_file *file
 cs_status cs__codebook_1d(cs_context *ctx, const float *values, size_t n, int k, float *codebook,
                           uint8_t *labels);
 
-/* k-means of n points of dim floats into k centroids [k, dim] with labels [n]. Seeds split the
- * data recursively in two along its widest spread (a balanced, deterministic tree), then
- * `iterations` Lloyd steps refine it, each point searching the centroids of its subtree's
- * neighbourhood. With at most k distinct points the centroids are exactly those points (tree-
- * ordered). *k_out receives the number of centroids produced (<= k). */
+/* k-means of n points of dim floats into at most k centroids [k, dim] with labels [n]: exactly
+ * the distinct points when there are at most k of them, else k seeds spread along a depth-first
+ * tree order of the distinct points refined by `iterations` windowed Lloyd steps (sog_quant.c).
+ * Centroids come in that tree order (similar ones adjacent). *k_out receives their number. */
 cs_status cs__kmeans(cs_context *ctx, const float *points, int64_t n, int dim, int k,
                      int iterations, float *centroids, uint32_t *labels, int *k_out);
 
@@ -132,13 +131,13 @@ cs_status cs__webp_encode(cs_context *ctx, const char *name, const uint8_t *rgba
  * (0 = splat-transform's rule), the SH palette's size, k-means iterations and value codebook, the
  * position precision and the WebP effort. */
 typedef struct cs_sog_plan {
-    const uint32_t *order;  /* [count] or NULL */
-    int width, height;      /* 0 = ceil(sqrt(N)/4)*4 by ceil(N/width/4)*4 */
-    int sh_palette;         /* 0 = min(64, 2^floor(log2(N/1024))) * 1024 */
-    int sh_iterations;      /* 0 = 10 */
-    int webp_effort;        /* 0..9; 0 = 4 */
-    int position_bits;      /* 16 (0 = 16); fewer zero the low bits of means_l */
-    int sh_codebook;        /* distinct SH palette values, 2..256 (0 = 256) */
+    const uint32_t *order; /* [count] or NULL */
+    int width, height;     /* 0 = ceil(sqrt(N)/4)*4 by ceil(N/width/4)*4 */
+    int sh_palette;        /* 0 = min(64, 2^floor(log2(N/1024))) * 1024 */
+    int sh_iterations;     /* 0 = 10 */
+    int webp_effort;       /* 0..9; 0 = 4 */
+    int position_bits;     /* 16 (0 = 16); fewer zero the low bits of means_l */
+    int sh_codebook;       /* distinct SH palette values, 2..256 (0 = 256) */
 } cs_sog_plan;
 
 cs_status cs__sog_save_plan(cs_context *ctx, const cs_scene *scene, const char *path,
@@ -146,9 +145,9 @@ cs_status cs__sog_save_plan(cs_context *ctx, const cs_scene *scene, const char *
 
 /* The files of an unpacked SOG held in memory (the fuzzers' and zip reader's entry point). */
 typedef struct cs_sog_files {
-    const char *name;   /* for messages */
-    const cs_zip *zip;  /* entries come from here when set ... */
-    const char *dir;    /* ... else from files in this folder */
+    const char *name;       /* for messages */
+    const cs_zip *zip;      /* entries come from here when set ... */
+    const char *dir;        /* ... else from files in this folder */
     const cs_zip_file *mem; /* ... else from this list */
     int mem_count;
 } cs_sog_files;

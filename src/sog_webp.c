@@ -24,8 +24,10 @@ cs_status cs__webp_decode(cs_context *ctx, const char *name, const uint8_t *data
         return cs__error(ctx, CS_ERR_FORMAT, "%s: not a valid WebP image", name);
     size_t pixels = (size_t)w * (size_t)h, bytes;
     if (pixels > max_pixels)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: WebP image of %dx%d exceeds the %zu pixels "
-                         "this file needs", name, w, h, max_pixels);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: WebP image of %dx%d exceeds the %zu pixels "
+                         "this file needs",
+                         name, w, h, max_pixels);
     if (!cs__mul_size(pixels, 4, &bytes))
         return cs__error(ctx, CS_ERR_FORMAT, "%s: WebP image too large", name);
     uint8_t *buf = cs__malloc(bytes);
@@ -45,8 +47,10 @@ cs_status cs__webp_encode(cs_context *ctx, const char *name, const uint8_t *rgba
     *out = NULL;
     *out_len = 0;
     if (width <= 0 || height <= 0 || width > WEBP_MAX_DIMENSION || height > WEBP_MAX_DIMENSION)
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: a %dx%d image does not fit WebP's %d-pixel "
-                         "limit", name, width, height, WEBP_MAX_DIMENSION);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                         "%s: a %dx%d image does not fit WebP's %d-pixel "
+                         "limit",
+                         name, width, height, WEBP_MAX_DIMENSION);
     WebPConfig config;
     WebPPicture pic;
     WebPMemoryWriter writer;
@@ -77,7 +81,8 @@ cs_status cs__webp_encode(cs_context *ctx, const char *name, const uint8_t *rgba
     } else {
         /* Copy into our allocator's memory so callers free everything the same way. */
         uint8_t *buf = cs__malloc(writer.size ? writer.size : 1);
-        if (!buf) st = cs__alloc_error(ctx, name, writer.size);
+        if (!buf)
+            st = cs__alloc_error(ctx, name, writer.size);
         else {
             memcpy(buf, writer.mem, writer.size);
             *out = buf;

@@ -29,8 +29,8 @@
 #include <string.h>
 
 enum { IMG_MEANS_L, IMG_MEANS_U, IMG_QUATS, IMG_SCALES, IMG_SH0, IMG_CENTROIDS, IMG_LABELS };
-static const char *const image_names[7] = {"means_l.webp", "means_u.webp",       "quats.webp",
-                                           "scales.webp",  "sh0.webp", "shN_centroids.webp",
+static const char *const image_names[7] = {"means_l.webp",   "means_u.webp", "quats.webp",
+                                           "scales.webp",    "sh0.webp",     "shN_centroids.webp",
                                            "shN_labels.webp"};
 
 typedef struct sog_images {
@@ -40,7 +40,7 @@ typedef struct sog_images {
     size_t webp_len[7];
     cs_status status[7];
     char error[7][1024]; /* each encoder's message; the first failure is reported */
-    int count;          /* images in use: 5 or 7 */
+    int count;           /* images in use: 5 or 7 */
     int effort;
     const char *path;
 } sog_images;
@@ -102,8 +102,7 @@ static void build_means(const cs_scene_params *p, const uint32_t *order, size_t 
     }
 }
 
-static void build_quats(const cs_scene_params *p, const uint32_t *order, size_t n,
-                        uint8_t *out) {
+static void build_quats(const cs_scene_params *p, const uint32_t *order, size_t n, uint8_t *out) {
     for (size_t i = 0; i < n; i++) {
         float q[4];
         cs__quat_normalize(p->quats + 4 * (size_t)order[i], q);
@@ -123,8 +122,7 @@ static void build_quats(const cs_scene_params *p, const uint32_t *order, size_t 
 
 /* A 256-entry codebook over three values per Gaussian: sets RGB of out, returns the codebook. */
 static cs_status build_codebook3(cs_context *ctx, const float *src, size_t stride, size_t off,
-                                 const uint32_t *order, size_t n, float *codebook,
-                                 uint8_t *out) {
+                                 const uint32_t *order, size_t n, float *codebook, uint8_t *out) {
     float *vals = cs__malloc((3 * n + 1) * sizeof *vals);
     uint8_t *labels = cs__malloc(3 * n + 1);
     if (!vals || !labels) {
@@ -147,8 +145,8 @@ static cs_status build_codebook3(cs_context *ctx, const float *src, size_t strid
 /* The SH palette: k-means of the rest coefficients, its 256-entry codebook, the centroid and
  * label images. */
 static cs_status build_palette(cs_context *ctx, const cs_scene_params *p, const uint32_t *order,
-                               size_t n, const cs_sog_plan *plan, sog_images *im,
-                               int *palette_out, float *codebook) {
+                               size_t n, const cs_sog_plan *plan, sog_images *im, int *palette_out,
+                               float *codebook) {
     int coeffs = p->sh_coeffs - 1, dim = 3 * coeffs;
     int palette = plan->sh_palette;
     if (palette <= 0) {
@@ -171,8 +169,7 @@ static cs_status build_palette(cs_context *ctx, const cs_scene_params *p, const 
         }
     int pk = 0;
     int iters = plan->sh_iterations > 0 ? plan->sh_iterations : 10;
-    if (st == CS_OK)
-        st = cs__kmeans(ctx, pts, (int64_t)n, dim, palette, iters, cents, labels, &pk);
+    if (st == CS_OK) st = cs__kmeans(ctx, pts, (int64_t)n, dim, palette, iters, cents, labels, &pk);
     if (st == CS_OK && pk == 0) { /* no Gaussians: one zero entry keeps the images valid */
         pk = 1;
         memset(cents, 0, (size_t)dim * sizeof *cents);
@@ -293,8 +290,8 @@ cs_status cs__sog_save_plan(cs_context *ctx, const cs_scene *scene, const char *
     const cs_scene_params *p = &scene->p;
     size_t n = (size_t)p->count;
     if (p->count > (int64_t)16383 * 16383)
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: %lld Gaussians exceed a WebP texture",
-                         path, (long long)p->count);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: %lld Gaussians exceed a WebP texture", path,
+                         (long long)p->count);
     int w = plan->width, h = plan->height;
     if (w <= 0 || h <= 0) {
         w = (int)ceil(sqrt((double)n) / 4) * 4;
@@ -365,8 +362,10 @@ cs_status cs__sog_save_plan(cs_context *ctx, const cs_scene *scene, const char *
         cs_outfile of;
         st = cs__outfile_open(ctx, path, &of);
         if (st == CS_OK) st = cs__zip_write(ctx, &of, files, im.count + 1);
-        if (st == CS_OK) st = cs__outfile_commit(ctx, &of);
-        else cs__outfile_abort(&of);
+        if (st == CS_OK)
+            st = cs__outfile_commit(ctx, &of);
+        else
+            cs__outfile_abort(&of);
     } else if (st == CS_OK) {
         char *dir = cs__path_dirname(path);
         if (!dir) st = cs__alloc_error(ctx, path, strlen(path));
@@ -390,6 +389,9 @@ cs_status cs__sog_save_plan(cs_context *ctx, const cs_scene *scene, const char *
 
 cs_status cs_scene_save_sog(cs_context *ctx, const cs_scene *scene, const char *path,
                             const cs_sog_options *options) {
+    if (strcmp(cs__path_basename(path), "lod-meta.json") == 0)
+        return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                         "%s: writing SOG level-of-detail sets is not supported", path);
     if (options && options->self_organize) return cs__sogs_compress(ctx, scene, path, options);
     cs_sog_plan plan = {0};
     plan.sh_iterations = options ? options->sh_iterations : 0;

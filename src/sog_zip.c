@@ -83,8 +83,8 @@ cs_status cs__zip_open(cs_context *ctx, const char *name, const uint8_t *data, s
         size_t nlen = rd16(c + 28), xlen = rd16(c + 30), clen = rd16(c + 32);
         if (end - at - 46 < nlen + xlen + clen) {
             cs__zip_close(out);
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: zip entry %u runs past the directory",
-                             name, i);
+            return cs__error(ctx, CS_ERR_FORMAT, "%s: zip entry %u runs past the directory", name,
+                             i);
         }
         cs_zip_entry *z = &out->entries[out->count];
         z->method = rd16(c + 10);
@@ -106,14 +106,15 @@ cs_status cs__zip_open(cs_context *ctx, const char *name, const uint8_t *data, s
         }
         if (z->csize == 0xffffffffu || z->usize == 0xffffffffu || local == 0xffffffffu) {
             cs__zip_close(out);
-            return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: ZIP64 entries are not supported",
-                             name);
+            return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: ZIP64 entries are not supported", name);
         }
         /* The data follows the local header, whose name and extra lengths may differ. */
         /* Messages naming the entry are formatted before the names are freed. */
         if (local > len || len - local < 30 || cs__rd_u32le(data + local) != SIG_LOCAL) {
-            cs_status st = cs__error(ctx, CS_ERR_FORMAT, "%s: zip local header of '%s' is "
-                                     "corrupt", name, z->name);
+            cs_status st = cs__error(ctx, CS_ERR_FORMAT,
+                                     "%s: zip local header of '%s' is "
+                                     "corrupt",
+                                     name, z->name);
             cs__zip_close(out);
             return st;
         }
@@ -141,11 +142,15 @@ cs_status cs__zip_extract(cs_context *ctx, const char *name, const cs_zip *zip,
     *data = NULL;
     *len = 0;
     if (e->usize > max_bytes)
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: zip entry '%s' of %zu bytes exceeds the "
-                         "%zu-byte limit", name, e->name, e->usize, max_bytes);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                         "%s: zip entry '%s' of %zu bytes exceeds the "
+                         "%zu-byte limit",
+                         name, e->name, e->usize, max_bytes);
     if (e->method != 0 && e->method != 8)
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: zip entry '%s' uses compression method "
-                         "%u (only stored and deflate are supported)", name, e->name, e->method);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                         "%s: zip entry '%s' uses compression method "
+                         "%u (only stored and deflate are supported)",
+                         name, e->name, e->method);
     if (e->method == 0 && e->csize != e->usize)
         return cs__error(ctx, CS_ERR_FORMAT, "%s: stored zip entry '%s' has sizes %zu and %zu",
                          name, e->name, e->csize, e->usize);
@@ -172,9 +177,10 @@ cs_status cs__zip_extract(cs_context *ctx, const char *name, const cs_zip *zip,
         inflateEnd(&zs);
         if (zr != Z_STREAM_END || got != e->usize) {
             cs__free(buf);
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: zip entry '%s' inflates to %s%zu bytes, "
-                             "not the declared %zu", name, e->name,
-                             zr == Z_STREAM_END ? "" : "at least ", got, e->usize);
+            return cs__error(ctx, CS_ERR_FORMAT,
+                             "%s: zip entry '%s' inflates to %s%zu bytes, "
+                             "not the declared %zu",
+                             name, e->name, zr == Z_STREAM_END ? "" : "at least ", got, e->usize);
         }
     }
     uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
@@ -217,8 +223,8 @@ cs_status cs__zip_write(cs_context *ctx, cs_outfile *of, const cs_zip_file *file
         uint8_t local[30];
         memset(local, 0, sizeof local);
         wr32(local, SIG_LOCAL);
-        wr16(local + 4, 20);     /* version needed: 2.0 */
-        wr16(local + 6, 0x800);  /* UTF-8 names */
+        wr16(local + 4, 20);    /* version needed: 2.0 */
+        wr16(local + 6, 0x800); /* UTF-8 names */
         wr16(local + 12, dos_date);
         wr32(local + 14, crc);
         wr32(local + 18, (uint32_t)len);

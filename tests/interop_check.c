@@ -97,8 +97,10 @@ ix_errors ix_compare(const cs_scene *source, const cs_scene *decoded, bool reord
             for (int c3 = 0; c3 < 3; c3++) {
                 double d = fabs((double)a.sh[((size_t)i * a.sh_coeffs + k) * 3 + c3] -
                                 (double)b.sh[((size_t)j * b.sh_coeffs + k) * 3 + c3]);
-                if (k == 0) e.dc = max_d(e.dc, d);
-                else e.sh = max_d(e.sh, d);
+                if (k == 0)
+                    e.dc = max_d(e.dc, d);
+                else
+                    e.sh = max_d(e.sh, d);
             }
     }
     free(taken);
@@ -107,8 +109,8 @@ ix_errors ix_compare(const cs_scene *source, const cs_scene *decoded, bool reord
 
 void ix_check(const char *what, const ix_errors *e, const ix_errors *bound) {
     CHECK_MSG(e->unmatched == 0, "%s: %lld Gaussians unmatched", what, (long long)e->unmatched);
-#define IX_FIELD(f)                                                                               \
-    if (bound->f >= 0)                                                                            \
+#define IX_FIELD(f)                                                                                \
+    if (bound->f >= 0)                                                                             \
         CHECK_MSG(e->f <= bound->f, "%s: " #f " error %.3g exceeds %.3g", what, e->f, bound->f);
     IX_FIELD(pos)
     IX_FIELD(log_scale)

@@ -15,12 +15,12 @@
 
 /* Largest errors found, per attribute. */
 typedef struct ix_errors {
-    double pos;       /* |mean difference| per coordinate */
-    double log_scale; /* per axis */
-    double quat;      /* 1 - |dot| of the normalised quaternions */
-    double opacity;   /* |sigmoid difference| */
-    double dc;        /* SH degree-0 coefficient */
-    double sh;        /* SH degree >= 1 coefficients present in both */
+    double pos;        /* |mean difference| per coordinate */
+    double log_scale;  /* per axis */
+    double quat;       /* 1 - |dot| of the normalised quaternions */
+    double opacity;    /* |sigmoid difference| */
+    double dc;         /* SH degree-0 coefficient */
+    double sh;         /* SH degree >= 1 coefficients present in both */
     int64_t unmatched; /* decoded Gaussians whose nearest source Gaussian was already taken */
 } ix_errors;
 

@@ -39,10 +39,10 @@ TEST(plycompressed_packs_hand_computed_words) {
     p.log_scales[5] = -2.5f;
     p.opacities[1] = 30.0f; /* sigmoid ~1 -> 255 */
     /* SH [N, 4, 3]: Gaussian 1's DC red is sh[12]. */
-    p.sh[12] = 1.0f / CS_SH_C0; /* red = 1.5 (Gaussian 0: 0.5) */
-    p.sh[3] = 1.0f;             /* Gaussian 0, coefficient 1 red = f_rest_0: (1/8 + 0.5) * 256 */
+    p.sh[12] = 1.0f / CS_SH_C0;   /* red = 1.5 (Gaussian 0: 0.5) */
+    p.sh[3] = 1.0f;               /* Gaussian 0, coefficient 1 red = f_rest_0: (1/8 + 0.5) * 256 */
     p.sh[12 + 3 * 2 + 2] = -4.5f; /* Gaussian 1, coefficient 2 blue = f_rest_(2*3 + 1): 0 */
-    p.quats[4] = 0.0f;         /* Gaussian 1: wxyz (0, 0.6, 0, -0.8): largest z (3), negative */
+    p.quats[4] = 0.0f;            /* Gaussian 1: wxyz (0, 0.6, 0, -0.8): largest z (3), negative */
     p.quats[5] = 0.6f;
     p.quats[7] = -0.8f;
     const char *path = test_tmp("hand.compressed.ply");
@@ -54,8 +54,8 @@ TEST(plycompressed_packs_hand_computed_words) {
     CHECK(len == at + 18 * 4 + 2 * 16 + 2 * 9);
     if (f && at && len == at + 18 * 4 + 2 * 16 + 2 * 9) {
         const unsigned char *c = f + at, *v = c + 72, *sh = v + 32;
-        const float bounds[18] = {0, 0, 0, 1, 2, 3, -3, -3, -3, -1, -2, -2.5f,
-                                  0.5f, 0.5f, 0.5f, 1.5f, 0.5f, 0.5f};
+        const float bounds[18] = {0,  0,  0,     1,    2,    3,    -3,   -3,   -3,
+                                  -1, -2, -2.5f, 0.5f, 0.5f, 0.5f, 1.5f, 0.5f, 0.5f};
         for (int i = 0; i < 18; i++) CHECK_NEAR(cs__rd_f32le(c + 4 * i), bounds[i], 1e-6);
         /* Gaussian 0: everything at the bottom of the range; identity rotation: largest w (0),
          * others (0 * sqrt2/2 + 0.5) * 1023 + 0.5 -> 512. Colour 0,0,0 (flat ranges give 0),
@@ -149,9 +149,12 @@ TEST(plycompressed_round_trips_within_quantization) {
             /* Chunk ranges: at most the scene's (4 in position, 4 in log-scale, 3 * SH_C0 + tiny
              * in colour); the bounds use the whole-scene ranges. */
             ix_errors e = ix_compare(src, back, true);
-            ix_errors bound = {.pos = 4.3 / 1023 / 2, .log_scale = 4.0 / 1023 / 2 + 1e-6,
-                               .quat = 1e-5, .opacity = 0.5 / 255 + 1e-6,
-                               .dc = 3.0 / 255 / 2 + 1e-5, .sh = 4.0 / 256 + 1e-6};
+            ix_errors bound = {.pos = 4.3 / 1023 / 2,
+                               .log_scale = 4.0 / 1023 / 2 + 1e-6,
+                               .quat = 1e-5,
+                               .opacity = 0.5 / 255 + 1e-6,
+                               .dc = 3.0 / 255 / 2 + 1e-5,
+                               .sh = 4.0 / 256 + 1e-6};
             ix_check("compressed ply", &e, &bound);
             test_note("degree %d: pos %.2g scale %.2g quat %.2g opacity %.2g dc %.2g sh %.2g",
                       degree, e.pos, e.log_scale, e.quat, e.opacity, e.dc, e.sh);
@@ -199,8 +202,8 @@ TEST(plycompressed_rejects_malformed_input) {
     CHECK(cs__codec_compressed_ply.parse(ctx, "list", (const uint8_t *)list, strlen(list), &s) ==
           CS_ERR_FORMAT);
     const char *ascii = "ply\nformat ascii 1.0\nelement chunk 0\nend_header\n";
-    CHECK(cs__codec_compressed_ply.parse(ctx, "ascii", (const uint8_t *)ascii, strlen(ascii),
-                                         &s) == CS_ERR_UNSUPPORTED);
+    CHECK(cs__codec_compressed_ply.parse(ctx, "ascii", (const uint8_t *)ascii, strlen(ascii), &s) ==
+          CS_ERR_UNSUPPORTED);
     /* Huge declared counts must not allocate. */
     const char *huge = "ply\nformat binary_little_endian 1.0\nelement chunk 99999999999\n"
                        "property float min_x\nend_header\n";

@@ -23,8 +23,7 @@
 #include <webp/encode.h>
 
 /* Lossless and exact: libwebp's simple API may rewrite RGB under alpha 0. */
-static bool write_webp(const char *dir, const char *name, const unsigned char *rgba, int w,
-                       int h) {
+static bool write_webp(const char *dir, const char *name, const unsigned char *rgba, int w, int h) {
     WebPConfig config;
     WebPPicture pic;
     WebPMemoryWriter mem;
@@ -208,8 +207,12 @@ TEST(sog_round_trips_within_quantization) {
     CHECK_OK(ctx, cs__sog_save_plan(ctx, src, meta, &plan));
     /* |x| <= 2.1: log-transformed range <= 2 ln 3.1, step/2 * (1 + |x|). */
     double step = 2 * log(3.1) / 65535;
-    ix_errors bound = {.pos = 0.5 * step * 3.1 + 1e-6, .log_scale = -1, .quat = 1e-4,
-                       .opacity = 0.5 / 255 + 1e-6, .dc = -1, .sh = -1};
+    ix_errors bound = {.pos = 0.5 * step * 3.1 + 1e-6,
+                       .log_scale = -1,
+                       .quat = 1e-4,
+                       .opacity = 0.5 / 255 + 1e-6,
+                       .dc = -1,
+                       .sh = -1};
     cs_scene *back = NULL;
     CHECK_OK(ctx, cs_scene_load(ctx, meta, &back));
     if (back) {
@@ -248,8 +251,7 @@ TEST(sog_reads_playbot_levels_of_detail) {
     /* SOURCE.txt: splat counts per level. */
     const int64_t counts[7] = {500000, 250000, 125000, 31000, 8406, 3000, 1873};
     /* lod-meta.json's root bound. */
-    const double lo[3] = {-1.033496, -1.083135, -1.039343}, hi[3] = {1.03509, 0.05205518,
-                                                                       1.042389};
+    const double lo[3] = {-1.033496, -1.083135, -1.039343}, hi[3] = {1.03509, 0.05205518, 1.042389};
     cs_scene_file_info info;
     CHECK_OK(ctx, cs_scene_probe(ctx, lod, &info));
     CHECK(info.format == CS_FORMAT_SOG && info.lod_levels == 7 && info.version == 2 &&
@@ -288,9 +290,8 @@ TEST(sog_reads_playbot_levels_of_detail) {
 }
 
 /* Write the hand-built SOG with one file replaced (NULL keeps it), load, expect `want`. */
-static void expect_failure(cs_context *ctx, const char *tag, const char *meta,
-                           const char *file, const unsigned char *data, size_t len,
-                           cs_status want) {
+static void expect_failure(cs_context *ctx, const char *tag, const char *meta, const char *file,
+                           const unsigned char *data, size_t len, cs_status want) {
     char dir[4096], path[4200];
     snprintf(dir, sizeof dir, "%s", test_tmp(tag));
     CHECK(write_hand_sog(dir, meta));
@@ -465,8 +466,12 @@ TEST(sog_compress_writes_a_valid_deterministic_sog) {
     if (back) {
         /* Quality 0.9 keeps 16-bit positions; codebooks and the palette as in any SOG. */
         double step = 2 * log(3.1) / 65535;
-        ix_errors bound = {.pos = 0.5 * step * 3.1 + 1e-6, .log_scale = 0.1, .quat = 1e-4,
-                           .opacity = 0.5 / 255 + 1e-6, .dc = 0.1, .sh = -1};
+        ix_errors bound = {.pos = 0.5 * step * 3.1 + 1e-6,
+                           .log_scale = 0.1,
+                           .quat = 1e-4,
+                           .opacity = 0.5 / 255 + 1e-6,
+                           .dc = 0.1,
+                           .sh = -1};
         ix_errors e = ix_compare(src, back, true);
         ix_check("compressed sog", &e, &bound);
     }
@@ -492,14 +497,30 @@ TEST(interop_every_conversion_pair) {
     /* Bounds of a decode against its input, per output format. */
     const ix_errors bound[5] = {
         {.pos = 1e-6, .log_scale = 1e-6, .quat = 1e-6, .opacity = 1e-6, .dc = 1e-6, .sh = 1e-6},
-        {.pos = 1e-6, .log_scale = 1e-5, .quat = 2e-4, .opacity = 0.5 / 255 + 1e-6,
-         .dc = 0.5 / 255 / 0.28209479 + 1e-5, .sh = -1},
-        {.pos = 1.0 / 8192 + 1e-6, .log_scale = 1.0 / 32 + 1e-6, .quat = 2e-5,
-         .opacity = 0.5 / 255 + 1e-6, .dc = 0.5 / (0.15 * 255) + 1e-6, .sh = 8.5 / 128 + 1e-6},
-        {.pos = 0.5 * step * 3.2 + 1e-6, .log_scale = 0.05, .quat = 1e-4,
-         .opacity = 0.5 / 255 + 1e-6, .dc = 0.05, .sh = -1},
-        {.pos = 4.3 / 1023 / 2, .log_scale = 4.3 / 1023 / 2, .quat = 1e-5,
-         .opacity = 0.5 / 255 + 1e-6, .dc = 3.2 / 255 / 2 + 1e-5, .sh = 4.0 / 256 + 1e-6}};
+        {.pos = 1e-6,
+         .log_scale = 1e-5,
+         .quat = 2e-4,
+         .opacity = 0.5 / 255 + 1e-6,
+         .dc = 0.5 / 255 / 0.28209479 + 1e-5,
+         .sh = -1},
+        {.pos = 1.0 / 8192 + 1e-6,
+         .log_scale = 1.0 / 32 + 1e-6,
+         .quat = 2e-5,
+         .opacity = 0.5 / 255 + 1e-6,
+         .dc = 0.5 / (0.15 * 255) + 1e-6,
+         .sh = 8.5 / 128 + 1e-6},
+        {.pos = 0.5 * step * 3.2 + 1e-6,
+         .log_scale = 0.05,
+         .quat = 1e-4,
+         .opacity = 0.5 / 255 + 1e-6,
+         .dc = 0.05,
+         .sh = -1},
+        {.pos = 4.3 / 1023 / 2,
+         .log_scale = 4.3 / 1023 / 2,
+         .quat = 1e-5,
+         .opacity = 0.5 / 255 + 1e-6,
+         .dc = 3.2 / 255 / 2 + 1e-5,
+         .sh = 4.0 / 256 + 1e-6}};
     cs_scene *src = ix_random_scene(ctx, 300, 3, 99);
     for (int a = 0; a < 5; a++) {
         char pa[4096];
@@ -516,8 +537,8 @@ TEST(interop_every_conversion_pair) {
             CHECK_OK(ctx, cs_scene_save(ctx, da, pb));
             CHECK_OK(ctx, cs_scene_load(ctx, pb, &db));
             if (!db) continue;
-            CHECK_MSG(cs_scene_source_format(db) == cs_format_from_path(pb), "%s: read as %s",
-                      what, cs_format_name(cs_scene_source_format(db)));
+            CHECK_MSG(cs_scene_source_format(db) == cs_format_from_path(pb), "%s: read as %s", what,
+                      cs_format_name(cs_scene_source_format(db)));
             ix_errors e = ix_compare(da, db, true);
             ix_check(what, &e, &bound[b]);
             cs_scene_destroy(db);
@@ -594,20 +615,35 @@ TEST(interop_splat_transform_files) {
         return;
     }
     const char *fmts[4] = {"spz", "sog", "compressed.ply", "meta.json"};
-    const ix_errors strict = {.pos = 1e-5, .log_scale = 1e-5, .quat = 1e-6, .opacity = 1e-5,
-                              .dc = 1e-5, .sh = 1e-5};
+    const ix_errors strict = {
+        .pos = 1e-5, .log_scale = 1e-5, .quat = 1e-6, .opacity = 1e-5, .dc = 1e-5, .sh = 1e-5};
     /* Against the source: the coarsest step of each format (SOG codebooks and palettes are
      * checked loosely: their error depends on the encoder's clustering). splat-transform's SOG
      * writer truncates where csplat rounds: up to a whole step in opacity and rotations. */
-    const ix_errors quant[4] = {
-        {.pos = 1.0 / 8192 + 1e-6, .log_scale = 1.0 / 32 + 1e-6, .quat = 2e-5,
-         .opacity = 0.5 / 255 + 1e-6, .dc = 0.5 / (0.15 * 255) + 1e-6, .sh = 8.5 / 128 + 1e-6},
-        {.pos = 2e-4, .log_scale = 0.3, .quat = 4e-4, .opacity = 1.0 / 255 + 1e-5, .dc = 0.3,
-         .sh = -1},
-        {.pos = 0.01, .log_scale = 0.01, .quat = 1e-5, .opacity = 0.5 / 255 + 1e-6, .dc = 0.05,
-         .sh = 4.0 / 256 + 1e-5},
-        {.pos = 2e-4, .log_scale = 0.3, .quat = 4e-4, .opacity = 1.0 / 255 + 1e-5, .dc = 0.3,
-         .sh = -1}};
+    const ix_errors quant[4] = {{.pos = 1.0 / 8192 + 1e-6,
+                                 .log_scale = 1.0 / 32 + 1e-6,
+                                 .quat = 2e-5,
+                                 .opacity = 0.5 / 255 + 1e-6,
+                                 .dc = 0.5 / (0.15 * 255) + 1e-6,
+                                 .sh = 8.5 / 128 + 1e-6},
+                                {.pos = 2e-4,
+                                 .log_scale = 0.3,
+                                 .quat = 4e-4,
+                                 .opacity = 1.0 / 255 + 1e-5,
+                                 .dc = 0.3,
+                                 .sh = -1},
+                                {.pos = 0.01,
+                                 .log_scale = 0.01,
+                                 .quat = 1e-5,
+                                 .opacity = 0.5 / 255 + 1e-6,
+                                 .dc = 0.05,
+                                 .sh = 4.0 / 256 + 1e-5},
+                                {.pos = 2e-4,
+                                 .log_scale = 0.3,
+                                 .quat = 4e-4,
+                                 .opacity = 1.0 / 255 + 1e-5,
+                                 .dc = 0.3,
+                                 .sh = -1}};
     /* SPZ's bytes cover DC colours in [-127.5, 127.5] / 38.25 and SH in [-1, 127/128]: compare
      * SPZ files with the source clamped to that range (real scenes exceed it). */
     cs_scene *clamped = NULL;
@@ -633,8 +669,8 @@ TEST(interop_splat_transform_files) {
             else
                 snprintf(file, sizeof file, "%s/%s.%s", dir, who ? "st" : "cs", fmts[f]);
             snprintf(theirs, sizeof theirs, "%s.st.ply", file);
-            snprintf(what, sizeof what, "%s written by %s", fmts[f], who ? "splat-transform" :
-                                                                          "csplat");
+            snprintf(what, sizeof what, "%s written by %s", fmts[f],
+                     who ? "splat-transform" : "csplat");
             cs_scene *ours = NULL, *st = NULL;
             if (cs_scene_load(ctx, file, &ours) != CS_OK) {
                 if (cs__file_exists(file)) CHECK_MSG(0, "%s: %s", what, cs_context_last_error(ctx));

@@ -39,8 +39,10 @@ static unsigned char *gz(const unsigned char *in, size_t len, size_t *out_len, b
     zs.avail_out = (uInt)cap;
     int zr = compress ? deflate(&zs, Z_FINISH) : inflate(&zs, Z_FINISH);
     *out_len = cap - zs.avail_out;
-    if (compress) deflateEnd(&zs);
-    else inflateEnd(&zs);
+    if (compress)
+        deflateEnd(&zs);
+    else
+        inflateEnd(&zs);
     if (zr != Z_STREAM_END) {
         free(out);
         return NULL;
@@ -132,14 +134,14 @@ TEST(spz_reads_hand_built_v3_and_v1) {
     memset(raw, 0, sizeof raw);
     header16(raw, 3, 2, 1, 8, 0);
     unsigned char *b = raw + 16;
-    put24(b, 256);       /* x = 1 */
-    put24(b + 3, 512);   /* y = 2 (RUB) -> -2 (RDF) */
-    put24(b + 6, -768);  /* z = -3 (RUB) -> 3 */
-    put24(b + 9, -1);    /* x = -1/256 */
-    b[18] = 255;         /* alpha of Gaussian 0 -> logit(1 - 1e-6) */
-    b[19] = 51;          /* alpha 0.2 */
-    b[20] = 128;         /* colour (128/255 - 0.5) / 0.15 */
-    b[26] = 96;          /* scale 96/16 - 10 = -4 */
+    put24(b, 256);      /* x = 1 */
+    put24(b + 3, 512);  /* y = 2 (RUB) -> -2 (RDF) */
+    put24(b + 6, -768); /* z = -3 (RUB) -> 3 */
+    put24(b + 9, -1);   /* x = -1/256 */
+    b[18] = 255;        /* alpha of Gaussian 0 -> logit(1 - 1e-6) */
+    b[19] = 51;         /* alpha 0.2 */
+    b[20] = 128;        /* colour (128/255 - 0.5) / 0.15 */
+    b[26] = 96;         /* scale 96/16 - 10 = -4 */
     /* Gaussian 0: xyzw (0.6, 0, 0, 0.8) as above; Gaussian 1: largest y, x = -0.5 (sign bit). */
     put32(b + 32, ((3u << 10 | 434u) << 10) << 10);
     uint32_t mag = (uint32_t)(511.0 * 0.5 / 0.70710678 + 0.5); /* 361 */
@@ -215,12 +217,15 @@ TEST(spz_round_trips_within_quantization) {
         if (!back) continue;
         CHECK(cs_scene_source_format(back) == CS_FORMAT_SPZ);
         ix_errors e = ix_compare(src, back, false);
-        ix_errors bound = {.pos = 1.0 / 8192 + 1e-6, .log_scale = 1.0 / 32 + 1e-6,
-                           .quat = version == 2 ? 1e-2 : 2e-5, .opacity = 0.5 / 255 + 1e-6,
-                           .dc = 0.5 / (0.15 * 255) + 1e-6, .sh = 8.5 / 128 + 1e-6};
+        ix_errors bound = {.pos = 1.0 / 8192 + 1e-6,
+                           .log_scale = 1.0 / 32 + 1e-6,
+                           .quat = version == 2 ? 1e-2 : 2e-5,
+                           .opacity = 0.5 / 255 + 1e-6,
+                           .dc = 0.5 / (0.15 * 255) + 1e-6,
+                           .sh = 8.5 / 128 + 1e-6};
         ix_check(name, &e, &bound);
-        test_note("v%d: pos %.2g scale %.2g quat %.2g opacity %.2g dc %.2g sh %.2g", version,
-                  e.pos, e.log_scale, e.quat, e.opacity, e.dc, e.sh);
+        test_note("v%d: pos %.2g scale %.2g quat %.2g opacity %.2g dc %.2g sh %.2g", version, e.pos,
+                  e.log_scale, e.quat, e.opacity, e.dc, e.sh);
         cs_scene_file_info info;
         CHECK_OK(ctx, cs_scene_probe(ctx, path, &info));
         CHECK(info.format == CS_FORMAT_SPZ && info.version == version && info.count == 500 &&
