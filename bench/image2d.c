@@ -94,8 +94,10 @@ int main(int argc, char **argv) {
     const char *file = NULL;
     int runs = 9;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = atoi(argv[++i]);
-        else file = argv[i];
+        if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
+            runs = atoi(argv[++i]);
+        else
+            file = argv[i];
     }
     if (runs < 5) runs = 5;
     cs_context *all, *one;

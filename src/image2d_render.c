@@ -31,8 +31,7 @@ cs_status cs__gimage_alloc(cs_context *ctx, int width, int height, int channels,
         return cs__error(ctx, CS_ERR_ARGUMENT, "gimage: size %dx%d is not in 1..2^20", width,
                          height);
     if (channels != 1 && channels != 3)
-        return cs__error(ctx, CS_ERR_ARGUMENT, "gimage: %d channels (1 or 3 supported)",
-                         channels);
+        return cs__error(ctx, CS_ERR_ARGUMENT, "gimage: %d channels (1 or 3 supported)", channels);
     if (rule != CS_GIMAGE_TOPK && rule != CS_GIMAGE_SUM)
         return cs__error(ctx, CS_ERR_ARGUMENT, "gimage: unknown rule %d", (int)rule);
     if (count < 0 || count > CS_G2D_MAX_COUNT)
@@ -238,8 +237,8 @@ static void prepare_range(void *user, int64_t begin, int64_t end, int worker) {
         double bx0 = floor(gx - rx - 1.5), bx1 = ceil(gx + rx + 0.5);
         double by0 = floor(gy - ry - 1.5), by1 = ceil(gy + ry + 0.5);
         int32_t *box = f->box + 4 * i, *rect = f->rect + 4 * i;
-        bool finite = isfinite(gx) && isfinite(gy) && isfinite(rx) && isfinite(ry) &&
-                      det > 0.0 && isfinite(det) && isfinite(l21);
+        bool finite = isfinite(gx) && isfinite(gy) && isfinite(rx) && isfinite(ry) && det > 0.0 &&
+                      isfinite(det) && isfinite(l21);
         if (!finite || bx1 < wx0 || bx0 > wx1 || by1 < wy0 || by0 > wy1) {
             box[0] = box[1] = 1;
             box[2] = box[3] = 0;
@@ -252,8 +251,8 @@ static void prepare_range(void *user, int64_t begin, int64_t end, int worker) {
         box[2] = clamp_to_int(bx1, wx0, wx1);
         box[3] = clamp_to_int(by1, wy0, wy1);
         double cvar = det / syy;
-        f->shape[i] = (cs__g2d_shape){gx, gy, rx, ry, 3.0 * sxy / sqrt(sxx), sxy / syy,
-                                      1.0 / syy, cvar};
+        f->shape[i] =
+            (cs__g2d_shape){gx, gy, rx, ry, 3.0 * sxy / sqrt(sxx), sxy / syy, 1.0 / syy, cvar};
         f->cull[i] = (cs__g2d_cull){(float)gx,          (float)gy,   (float)(sxy / syy),
                                     (float)(1.0 / syy), (float)cvar, (float)(9e-3 * cvar + 1e-3)};
         rect[0] = (box[0] - wx0) / CS_G2D_TILE;
@@ -346,7 +345,8 @@ cs_status cs__g2d_bin(cs_context *ctx, cs__g2d_frame *f) {
         if (total > INT32_MAX)
             return cs__error(ctx, CS_ERR_UNSUPPORTED,
                              "gimage render: more than 2^31 Gaussian-tile pairs (%lld Gaussians "
-                             "too large for the image)", (long long)n);
+                             "too large for the image)",
+                             (long long)n);
     }
     f->inst_off[n] = total;
     cs_status st = reserve_inst(ctx, f, total);
@@ -547,14 +547,14 @@ cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_
         double w = floor((double)g->width * s + 0.5), h = floor((double)g->height * s + 0.5);
         if (w > (1 << 20) || h > (1 << 20))
             return cs__error(ctx, CS_ERR_ARGUMENT,
-                             "gimage render: scale %g gives %.0fx%.0f, over 2^20 pixels a side",
-                             s, w, h);
+                             "gimage render: scale %g gives %.0fx%.0f, over 2^20 pixels a side", s,
+                             w, h);
         W = w < 1.0 ? 1 : (int)w;
         H = h < 1.0 ? 1 : (int)h;
     }
     if (W > (1 << 20) || H > (1 << 20))
-        return cs__error(ctx, CS_ERR_ARGUMENT, "gimage render: %dx%d is over 2^20 pixels a side",
-                         W, H);
+        return cs__error(ctx, CS_ERR_ARGUMENT, "gimage render: %dx%d is over 2^20 pixels a side", W,
+                         H);
     int cx = 0, cy = 0, cw = W, ch = H;
     if (d.crop_w || d.crop_h || d.crop_x || d.crop_y) {
         cx = d.crop_x;
