@@ -23,6 +23,8 @@
  *             residual target - render (SUM). Uncovered pixels render black under TOPK and get
  *             no gradient; relocation is what fills them (kodim23: 124 such pixels held 40% of
  *             the squared error before it).
+ *   patch     at the end (TOPK; after quantizing, when asked to quantize), idle Gaussians move onto
+ *             pixels whose kept weights sum below 0.05 or that are uncovered (below).
  *   plateau   two windows after the last refinement, the mean loss of each 100-iteration window
  *             must improve by 0.05%, or the fit stops (desc->plateau = -1 disables).
  *   fine-tune quantize-dequantize of every parameter in the forward, straight-through gradients
@@ -520,6 +522,70 @@ static cs_status iterate(fitter *F, const cs_gimage_params *use, double *loss, d
     return CS_OK;
 }
 
+/* Coverage patch, TOPK, at the end of the fit: a pixel whose kept weights sum below 0.05 hangs
+ * on the edge of one distant Gaussian, and renders black (no gradient reaches it) once that
+ * Gaussian drifts or is quantized a little smaller. The lowest-mass Gaussians move onto such
+ * pixels, worst covered first (uncovered pixels may take Gaussians worth up to 2 pixels, weak
+ * ones only idle Gaussians), isotropic with sigma 0.5 pixel and the target's colour, so the pixel
+ * is covered by a weight near 1. kodim23, 10,000 Gaussians: 36 black pixels held 12%
+ * of the squared error of the medium-quantized file before this patch. */
+#define WEAK_SUM 0.05f
+#define PATCH_SIGMA 0.5
+#define HOLE_MASS 2.0f /* an uncovered pixel may take a Gaussian worth up to 2 pixels */
+
+typedef struct weak {
+    float sum;
+    int64_t pixel;
+} weak;
+
+static int cmp_weak(const void *a, const void *b) {
+    const weak *x = a, *y = b;
+    if (x->sum != y->sum) return x->sum < y->sum ? -1 : 1;
+    return x->pixel < y->pixel ? -1 : x->pixel > y->pixel;
+}
+
+static cs_status patch_coverage(fitter *F) {
+    cs_context *ctx = F->ctx;
+    cs_status st = cs__g2d_prepare(ctx, &F->frame, &F->p, F->rule, 1.0f, 1.0f, false, 0, 0, F->W,
+                                   F->H);
+    if (st == CS_OK) st = cs__g2d_bin(ctx, &F->frame);
+    if (st != CS_OK) return st;
+    cs__g2d_forward(ctx, &F->frame, F->render, &F->sel);
+    /* inv = 1 / (sum + eps): sum < WEAK_SUM exactly when inv > 1 / (WEAK_SUM + eps) */
+    float limit = 1.0f / (WEAK_SUM + CS_G2D_EPS);
+    int64_t n_weak = 0, n_idle = 0;
+    for (int64_t i = 0; i < F->P; i++) n_weak += F->sel.inv[i] > limit;
+    for (int64_t i = 0; i < F->count; i++) n_idle += F->mass[i] < HOLE_MASS;
+    if (!n_weak || !n_idle) return CS_OK;
+    weak *w = cs__malloc((size_t)n_weak * sizeof *w);
+    if (!w) return cs__alloc_error(ctx, "gimage fit", (size_t)n_weak * sizeof *w);
+    n_weak = 0;
+    for (int64_t i = 0; i < F->P; i++)
+        if (F->sel.inv[i] > limit)
+            w[n_weak++] = (weak){1.0f / F->sel.inv[i] - CS_G2D_EPS, i};
+    qsort(w, (size_t)n_weak, sizeof *w, cmp_weak);
+    n_idle = 0;
+    for (int64_t i = 0; i < F->count; i++)
+        if (F->mass[i] < HOLE_MASS) F->idle[n_idle++] = (idle){F->mass[i], i};
+    qsort(F->idle, (size_t)n_idle, sizeof *F->idle, cmp_idle);
+    int64_t n = 0;
+    for (; n < n_weak && n < n_idle; n++) {
+        /* an uncovered pixel (sum 0) may take a Gaussian of mass up to HOLE_MASS; a merely
+         * weak one only an idle Gaussian */
+        if (w[n].sum > 0.0f && F->idle[n].mass >= IDLE_MASS) break;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        int64_t pix = w[k].pixel;
+        place(F, F->idle[k].index, (double)(pix % F->W) + 0.5, (double)(pix / F->W) + 0.5,
+              PATCH_SIGMA, F->target + pix * F->C, 1.0f);
+        F->mass[F->idle[k].index] = IDLE_MASS; /* no longer idle */
+    }
+    cs__log(ctx, CS_LOG_DEBUG, "gimage fit: %lld weakly covered pixels, %lld patched",
+            (long long)n_weak, (long long)n);
+    cs__free(w);
+    return CS_OK;
+}
+
 /* Learning-rate factor: 1 for the first half, then a cosine down to 0.1 at the end. */
 static float lr_decay(int it, int iters) {
     double t = (double)it / (double)iters;
@@ -583,8 +649,10 @@ cs_status cs_gimage_fit(cs_context *ctx, const cs_image *target, const cs_gimage
                          "gimage fit: the target image is empty or has %d "
                          "channels",
                          target ? target->channels : 0);
+    /* With bit depths named (or a fine-tune asked for), the result lands on their grid. */
+    bool quantize = d.quant != NULL || d.finetune_iters > 0;
     int bits[3] = {0, 0, 0};
-    if (d.finetune_iters > 0) {
+    if (quantize) {
         st = cs_gsi_options_bits(ctx, d.quant, target->width, target->height, bits);
         if (st != CS_OK) return st;
     }
@@ -614,7 +682,7 @@ cs_status cs_gimage_fit(cs_context *ctx, const cs_image *target, const cs_gimage
                   : d.gradient_share < 0.0f ? 0.0f
                                             : FIT_GRADIENT_SHARE;
     F.cap = budget;
-    st = fitter_alloc(&F, d.finetune_iters > 0);
+    st = fitter_alloc(&F, quantize);
     if (st != CS_OK) {
         fitter_free(&F);
         return st;
@@ -666,8 +734,14 @@ cs_status cs_gimage_fit(cs_context *ctx, const cs_image *target, const cs_gimage
         if (stop) break;
     }
     cs__gsi_quant qt;
-    if (st == CS_OK && d.finetune_iters > 0)
+    if (st == CS_OK && quantize) /* (0 steps: ranges fixed, parameters snapped) */
         st = finetune(&F, bits, d.finetune_iters, &qt, progress, user, t0);
+    /* Patch the final model, once (idle Gaussians are few): quantization itself uncovers pixels,
+     * so a quantized model is patched after snapping and the patch put back onto the grid. */
+    if (st == CS_OK && F.rule == CS_GIMAGE_TOPK) {
+        st = patch_coverage(&F);
+        if (quantize) cs__gsi_snap(&qt, F.p.xy, F.p.chol, F.p.colour, F.count, F.C);
+    }
     cs_gimage *g = NULL;
     if (st == CS_OK) st = cs__gimage_alloc(ctx, F.W, F.H, F.C, F.rule, F.count, &g);
     if (st == CS_OK) {
@@ -675,7 +749,7 @@ cs_status cs_gimage_fit(cs_context *ctx, const cs_image *target, const cs_gimage
         memcpy(g->p.xy, F.p.xy, n * 2 * sizeof(float));
         memcpy(g->p.chol, F.p.chol, n * 3 * sizeof(float));
         memcpy(g->p.colour, F.p.colour, n * (size_t)F.C * sizeof(float));
-        if (d.finetune_iters > 0) {
+        if (quantize) {
             g->has_quant = true;
             g->quant = qt;
         }

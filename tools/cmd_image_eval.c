@@ -265,6 +265,7 @@ static bool eval_one(cs_context *ctx, const image_opts *o, const cs_image *targe
     cli_progress_begin(&pr, "fit", "it", o->fit.iters);
     cs_gimage_fit_desc fd = o->fit;
     fd.count = r->count;
+    fd.quant = &o->gsi; /* snapped to the depths it is stored with */
     double t0 = cli_now();
     bool ok = cs_gimage_fit(ctx, target, &fd, o->quiet ? NULL : image_progress, &pr, &g) == CS_OK;
     r->fit_s = cli_now() - t0;
