@@ -153,6 +153,9 @@ typedef struct cs__g2d_frame {
     int32_t *tile_gauss; /* [n_inst] Gaussian ids, ascending within a tile */
     int32_t *inst_pos;   /* [n_inst] Gaussian-major instance -> tile-major position */
     int64_t *cursor;     /* [T] scratch of the scatter */
+    int64_t *band_off;   /* [N+1] offsets of each Gaussian's tile rows in bands */
+    int32_t *bands;      /* [rows, 2] tiles [tx0, tx1) reached in each tile row */
+    int64_t cap_bands;
     /* per-worker scratch of the AVX2 tile kernel, sized by the longest tile list (bin) */
     int64_t max_list;
     float *kscratch;
