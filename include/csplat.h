@@ -513,11 +513,13 @@ typedef struct cs_gimage_fit_desc {
     int plateau;          /* 0: stop when the loss stops improving; -1: never stop early */
     uint64_t seed;        /* random placement; the same seed gives the same bits, whatever the
                              thread count */
-    /* Quantization-aware fine-tune: when finetune_iters > 0, after fitting run that many Adam
-     * steps with quantize-dequantize at the bit depths of quant (straight-through gradients);
-     * cs_gimage_save with the same depths then stores exactly the fine-tuned values. */
+    /* Quantization: when quant is set or finetune_iters > 0, the result is snapped to the grid
+     * of quant's bit depths (NULL: medium), after finetune_iters Adam steps with
+     * quantize-dequantize in the forward pass (straight-through gradients), and pixels the
+     * quantized model leaves uncovered (TOPK) are patched; cs_gimage_save with the same depths
+     * then stores exactly these values. */
     int finetune_iters;
-    const cs_gsi_options *quant; /* NULL: medium */
+    const cs_gsi_options *quant;
 } cs_gimage_fit_desc;
 
 /* Reported about every 50 iterations and at the end. */

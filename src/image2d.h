@@ -45,11 +45,11 @@
 #include <math.h>
 #include <string.h>
 
-#define CS_G2D_K 10           /* top-K blend size */
-#define CS_G2D_TILE 16        /* tile side in pixels */
+#define CS_G2D_K 10    /* top-K blend size */
+#define CS_G2D_TILE 16 /* tile side in pixels */
 #define CS_G2D_TILE_PIXELS (CS_G2D_TILE * CS_G2D_TILE)
-#define CS_G2D_CUTOFF 9.0f    /* q beyond which a weight is 0 (3 sigma) */
-#define CS_G2D_EPS 1e-6f      /* normalisation guard of the top-K rule */
+#define CS_G2D_CUTOFF 9.0f                  /* q beyond which a weight is 0 (3 sigma) */
+#define CS_G2D_EPS 1e-6f                    /* normalisation guard of the top-K rule */
 #define CS_G2D_MAX_COUNT ((int64_t)1 << 28) /* Gaussians per image (indices are int32) */
 
 /* ---------------------------------------------------------------------------------------------
@@ -138,25 +138,28 @@ typedef struct cs__g2d_frame {
     int tiles_x, tiles_y;
     int64_t count;
     /* per Gaussian, prepared in output pixels [N] */
-    float *gx, *gy;            /* mean */
-    float *ca, *cb, *cc;       /* conic: inverse covariance */
-    float *amp;                /* amplitude (1 without a footprint filter) */
-    int32_t *box;              /* [N,4] pixel box x0, y0, x1, y1 inclusive, absolute output px */
-    int32_t *rect;             /* [N,4] tile rect tx0, ty0, tx1, ty1 (exclusive), window tiles */
-    cs__g2d_cull *cull;        /* [N] */
-    cs__g2d_shape *shape;      /* [N] */
-    const float *colour;       /* [N,C] borrowed */
+    float *gx, *gy;       /* mean */
+    float *ca, *cb, *cc;  /* conic: inverse covariance */
+    float *amp;           /* amplitude (1 without a footprint filter) */
+    int32_t *box;         /* [N,4] pixel box x0, y0, x1, y1 inclusive, absolute output px */
+    int32_t *rect;        /* [N,4] tile rect tx0, ty0, tx1, ty1 (exclusive), window tiles */
+    cs__g2d_cull *cull;   /* [N] */
+    cs__g2d_shape *shape; /* [N] */
+    const float *colour;  /* [N,C] borrowed */
     /* bins */
-    int64_t *inst_off;         /* [N+1] Gaussian-major instance offsets */
+    int64_t *inst_off; /* [N+1] Gaussian-major instance offsets */
     int64_t n_inst;
-    int64_t *tile_off;         /* [T+1] tile-major offsets into tile_gauss */
-    int32_t *tile_gauss;       /* [n_inst] Gaussian ids, ascending within a tile */
-    int32_t *inst_pos;         /* [n_inst] Gaussian-major instance -> tile-major position */
-    int64_t *cursor;           /* [T] scratch of the scatter */
+    int64_t *tile_off;   /* [T+1] tile-major offsets into tile_gauss */
+    int32_t *tile_gauss; /* [n_inst] Gaussian ids, ascending within a tile */
+    int32_t *inst_pos;   /* [n_inst] Gaussian-major instance -> tile-major position */
+    int64_t *cursor;     /* [T] scratch of the scatter */
+    int64_t *band_off;   /* [N+1] offsets of each Gaussian's tile rows in bands */
+    int32_t *bands;      /* [rows, 2] tiles [tx0, tx1) reached in each tile row */
+    int64_t cap_bands;
     /* per-worker scratch of the AVX2 tile kernel, sized by the longest tile list (bin) */
     int64_t max_list;
     float *kscratch;
-    size_t kscratch_floats;    /* per worker */
+    size_t kscratch_floats; /* per worker */
     int kscratch_workers;
     /* capacities */
     int64_t cap_gauss, cap_inst, cap_tiles;
@@ -229,10 +232,9 @@ void cs__g2d_bwd_tile_avx2(const cs__g2d_bwd *b, int tile);
  * into d_xy [N,2], d_chol [N,3], d_colour [N,C] (overwritten) and, when mass is non-NULL, each
  * Gaussian's mass [N] (image2d_backward.c). inst_grad is scratch of n_inst * (6 + C) floats.
  * Deterministic for any thread count. */
-void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_params *p,
-                      float sx, float sy, const float *d_out, const float *out,
-                      const cs__g2d_sel *sel, float *inst_grad, float *d_xy, float *d_chol,
-                      float *d_colour, float *mass);
+void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_params *p, float sx,
+                      float sy, const float *d_out, const float *out, const cs__g2d_sel *sel,
+                      float *inst_grad, float *d_xy, float *d_chol, float *d_colour, float *mass);
 
 /* ---------------------------------------------------------------------------------------------
  * Shared scalar pieces (the AVX2 kernel mirrors them operation for operation).

@@ -173,12 +173,11 @@ static void gauss_range(void *user, int64_t begin, int64_t end, int worker) {
     }
 }
 
-void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_params *p,
-                      float sx, float sy, const float *d_out, const float *out,
-                      const cs__g2d_sel *sel, float *inst_grad, float *d_xy, float *d_chol,
-                      float *d_colour, float *mass) {
-    backward_job job = {f,      p,    sx,      sy,      {f, sel, d_out, out, inst_grad},
-                        bwd_kernel(), d_xy, d_chol, d_colour, mass};
+void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_params *p, float sx,
+                      float sy, const float *d_out, const float *out, const cs__g2d_sel *sel,
+                      float *inst_grad, float *d_xy, float *d_chol, float *d_colour, float *mass) {
+    backward_job job = {f,    p,      sx,       sy,  {f, sel, d_out, out, inst_grad}, bwd_kernel(),
+                        d_xy, d_chol, d_colour, mass};
     cs__parallel_for(ctx, (int64_t)f->tiles_x * f->tiles_y, 2, tiles_range, &job);
     cs__parallel_for(ctx, f->count, 1024, gauss_range, &job);
 }

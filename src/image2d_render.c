@@ -31,8 +31,7 @@ cs_status cs__gimage_alloc(cs_context *ctx, int width, int height, int channels,
         return cs__error(ctx, CS_ERR_ARGUMENT, "gimage: size %dx%d is not in 1..2^20", width,
                          height);
     if (channels != 1 && channels != 3)
-        return cs__error(ctx, CS_ERR_ARGUMENT, "gimage: %d channels (1 or 3 supported)",
-                         channels);
+        return cs__error(ctx, CS_ERR_ARGUMENT, "gimage: %d channels (1 or 3 supported)", channels);
     if (rule != CS_GIMAGE_TOPK && rule != CS_GIMAGE_SUM)
         return cs__error(ctx, CS_ERR_ARGUMENT, "gimage: unknown rule %d", (int)rule);
     if (count < 0 || count > CS_G2D_MAX_COUNT)
@@ -97,6 +96,8 @@ void cs__g2d_frame_free(cs__g2d_frame *f) {
     cs__free(f->cull);
     cs__free(f->shape);
     cs__free(f->kscratch);
+    cs__free(f->band_off);
+    cs__free(f->bands);
     cs__free(f->box);
     cs__free(f->inst_off);
     cs__free(f->tile_off);
@@ -136,6 +137,22 @@ static cs_status reserve_gauss(cs_context *ctx, cs__g2d_frame *f, int64_t n) {
     cs__free(f->inst_off);
     cs__free(f->cull);
     cs__free(f->shape);
+    cs__free(f->band_off);
+    f->band_off = cs__malloc(ob);
+    if (!f->band_off) {
+        cs__free(fl);
+        cs__free(in);
+        cs__free(off);
+        cs__free(cull);
+        cs__free(shape);
+        f->gx = NULL;
+        f->box = NULL;
+        f->inst_off = NULL;
+        f->cull = NULL;
+        f->shape = NULL;
+        f->cap_gauss = 0;
+        return cs__alloc_error(ctx, "gimage render", ob);
+    }
     f->cull = cull;
     f->shape = shape;
     size_t c = (size_t)cap;
@@ -238,8 +255,8 @@ static void prepare_range(void *user, int64_t begin, int64_t end, int worker) {
         double bx0 = floor(gx - rx - 1.5), bx1 = ceil(gx + rx + 0.5);
         double by0 = floor(gy - ry - 1.5), by1 = ceil(gy + ry + 0.5);
         int32_t *box = f->box + 4 * i, *rect = f->rect + 4 * i;
-        bool finite = isfinite(gx) && isfinite(gy) && isfinite(rx) && isfinite(ry) &&
-                      det > 0.0 && isfinite(det) && isfinite(l21);
+        bool finite = isfinite(gx) && isfinite(gy) && isfinite(rx) && isfinite(ry) && det > 0.0 &&
+                      isfinite(det) && isfinite(l21);
         if (!finite || bx1 < wx0 || bx0 > wx1 || by1 < wy0 || by0 > wy1) {
             box[0] = box[1] = 1;
             box[2] = box[3] = 0;
@@ -252,8 +269,8 @@ static void prepare_range(void *user, int64_t begin, int64_t end, int worker) {
         box[2] = clamp_to_int(bx1, wx0, wx1);
         box[3] = clamp_to_int(by1, wy0, wy1);
         double cvar = det / syy;
-        f->shape[i] = (cs__g2d_shape){gx, gy, rx, ry, 3.0 * sxy / sqrt(sxx), sxy / syy,
-                                      1.0 / syy, cvar};
+        f->shape[i] =
+            (cs__g2d_shape){gx, gy, rx, ry, 3.0 * sxy / sqrt(sxx), sxy / syy, 1.0 / syy, cvar};
         f->cull[i] = (cs__g2d_cull){(float)gx,          (float)gy,   (float)(sxy / syy),
                                     (float)(1.0 / syy), (float)cvar, (float)(9e-3 * cvar + 1e-3)};
         rect[0] = (box[0] - wx0) / CS_G2D_TILE;
@@ -331,22 +348,49 @@ static void band_tiles(const cs__g2d_frame *f, int64_t i, int ty, int *tx0, int 
     if (t1 < *tx1) *tx1 = t1 > *tx0 ? (int)t1 : *tx0;
 }
 
+static void bands_range(void *user, int64_t begin, int64_t end, int worker) {
+    (void)worker;
+    cs__g2d_frame *f = user;
+    for (int64_t i = begin; i < end; i++) {
+        const int32_t *r = f->rect + 4 * i;
+        int32_t *b = f->bands + 2 * f->band_off[i];
+        for (int ty = r[1]; ty < r[3]; ty++, b += 2) band_tiles(f, i, ty, &b[0], &b[1]);
+    }
+}
+
 cs_status cs__g2d_bin(cs_context *ctx, cs__g2d_frame *f) {
-    int64_t n = f->count, tiles = (int64_t)f->tiles_x * f->tiles_y, total = 0;
+    int64_t n = f->count, tiles = (int64_t)f->tiles_x * f->tiles_y, rows = 0, total = 0;
+    /* The tile rows of every Gaussian, then their tile ranges, in parallel (sqrt per row). */
+    for (int64_t i = 0; i < n; i++) {
+        f->band_off[i] = rows;
+        rows += f->rect[4 * i + 3] - f->rect[4 * i + 1];
+    }
+    f->band_off[n] = rows;
+    if (rows > f->cap_bands || !f->bands) {
+        int64_t cap = rows + rows / 4 + 64;
+        size_t bytes;
+        if (!cs__mul_size((size_t)cap, 2 * sizeof(int32_t), &bytes))
+            return cs__error(ctx, CS_ERR_NOMEM, "gimage render: tile rows overflow");
+        int32_t *b = cs__malloc(bytes);
+        if (!b) return cs__alloc_error(ctx, "gimage render", bytes);
+        cs__free(f->bands);
+        f->bands = b;
+        f->cap_bands = cap;
+    }
+    cs__parallel_for(ctx, n, 1024, bands_range, f);
     memset(f->cursor, 0, (size_t)tiles * sizeof(int64_t));
     for (int64_t i = 0; i < n; i++) {
-        const int32_t *r = f->rect + 4 * i;
+        const int32_t *r = f->rect + 4 * i, *b = f->bands + 2 * f->band_off[i];
         f->inst_off[i] = total;
-        for (int ty = r[1]; ty < r[3]; ty++) {
-            int tx0, tx1;
-            band_tiles(f, i, ty, &tx0, &tx1);
-            total += tx1 - tx0;
-            for (int tx = tx0; tx < tx1; tx++) f->cursor[(int64_t)ty * f->tiles_x + tx]++;
+        for (int ty = r[1]; ty < r[3]; ty++, b += 2) {
+            total += b[1] - b[0];
+            for (int tx = b[0]; tx < b[1]; tx++) f->cursor[(int64_t)ty * f->tiles_x + tx]++;
         }
         if (total > INT32_MAX)
             return cs__error(ctx, CS_ERR_UNSUPPORTED,
                              "gimage render: more than 2^31 Gaussian-tile pairs (%lld Gaussians "
-                             "too large for the image)", (long long)n);
+                             "too large for the image)",
+                             (long long)n);
     }
     f->inst_off[n] = total;
     cs_status st = reserve_inst(ctx, f, total);
@@ -362,17 +406,14 @@ cs_status cs__g2d_bin(cs_context *ctx, cs__g2d_frame *f) {
     f->tile_off[tiles] = acc;
     /* Stable scatter: Gaussians in index order, so each tile's list ascends. */
     for (int64_t i = 0; i < n; i++) {
-        const int32_t *r = f->rect + 4 * i;
+        const int32_t *r = f->rect + 4 * i, *b = f->bands + 2 * f->band_off[i];
         int64_t j = f->inst_off[i];
-        for (int ty = r[1]; ty < r[3]; ty++) {
-            int tx0, tx1;
-            band_tiles(f, i, ty, &tx0, &tx1);
-            for (int tx = tx0; tx < tx1; tx++) {
+        for (int ty = r[1]; ty < r[3]; ty++, b += 2)
+            for (int tx = b[0]; tx < b[1]; tx++) {
                 int64_t pos = f->cursor[(int64_t)ty * f->tiles_x + tx]++;
                 f->tile_gauss[pos] = (int32_t)i;
                 f->inst_pos[j++] = (int32_t)pos;
             }
-        }
     }
     /* Scratch of the AVX2 kernel: every worker holds a copy of the longest tile's list. */
     f->max_list = longest;
@@ -526,8 +567,11 @@ void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out, const 
  * Public render
  */
 /* Output clamp to [0, 1]; NaN (from non-finite parameters a caller set) becomes 0. */
-static void clamp01(float *v, size_t n) {
-    for (size_t i = 0; i < n; i++) v[i] = !(v[i] >= 0.0f) ? 0.0f : v[i] > 1.0f ? 1.0f : v[i];
+static void clamp_range(void *user, int64_t begin, int64_t end, int worker) {
+    (void)worker;
+    float *v = user;
+    for (int64_t i = begin; i < end; i++)
+        v[i] = !(v[i] >= 0.0f) ? 0.0f : v[i] > 1.0f ? 1.0f : v[i];
 }
 
 cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_render_desc *desc,
@@ -547,14 +591,14 @@ cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_
         double w = floor((double)g->width * s + 0.5), h = floor((double)g->height * s + 0.5);
         if (w > (1 << 20) || h > (1 << 20))
             return cs__error(ctx, CS_ERR_ARGUMENT,
-                             "gimage render: scale %g gives %.0fx%.0f, over 2^20 pixels a side",
-                             s, w, h);
+                             "gimage render: scale %g gives %.0fx%.0f, over 2^20 pixels a side", s,
+                             w, h);
         W = w < 1.0 ? 1 : (int)w;
         H = h < 1.0 ? 1 : (int)h;
     }
     if (W > (1 << 20) || H > (1 << 20))
-        return cs__error(ctx, CS_ERR_ARGUMENT, "gimage render: %dx%d is over 2^20 pixels a side",
-                         W, H);
+        return cs__error(ctx, CS_ERR_ARGUMENT, "gimage render: %dx%d is over 2^20 pixels a side", W,
+                         H);
     int cx = 0, cy = 0, cw = W, ch = H;
     if (d.crop_w || d.crop_h || d.crop_x || d.crop_y) {
         cx = d.crop_x;
@@ -579,7 +623,7 @@ cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_
     if (st == CS_OK) st = cs__g2d_bin(ctx, &f);
     if (st == CS_OK) {
         cs__g2d_forward(ctx, &f, data, NULL);
-        clamp01(data, px * (size_t)g->channels);
+        cs__parallel_for(ctx, (int64_t)(px * (size_t)g->channels), 65536, clamp_range, data);
     }
     cs__g2d_frame_free(&f);
     if (st != CS_OK) {

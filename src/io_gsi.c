@@ -64,14 +64,15 @@ cs_status cs_gsi_options_bits(cs_context *ctx, const cs_gsi_options *opt, int wi
     int given[3] = {o.bits_position, o.bits_cholesky, o.bits_colour};
     for (int i = 0; i < 3; i++) {
         int preset;
-        if (o.quality == CS_GSI_LOSSLESS) preset = 32;
+        if (o.quality == CS_GSI_LOSSLESS)
+            preset = 32;
         else if (i == 0)
             preset = position_bits(width > height ? width : height, presets[o.quality][0]);
-        else preset = presets[o.quality][i];
+        else
+            preset = presets[o.quality][i];
         bits[i] = given[i] ? given[i] : preset;
         if (!valid_bits(bits[i]))
-            return cs__error(ctx, CS_ERR_ARGUMENT, "gsi: bit depth %d is not 1..16 or 32",
-                             bits[i]);
+            return cs__error(ctx, CS_ERR_ARGUMENT, "gsi: bit depth %d is not 1..16 or 32", bits[i]);
     }
     return CS_OK;
 }
@@ -144,7 +145,7 @@ static void wr_u32(uint8_t *p, uint32_t v) {
  * Encode
  */
 typedef struct sort_key {
-    uint64_t key;  /* (qy << 32 | qx) or float order */
+    uint64_t key; /* (qy << 32 | qx) or float order */
     int64_t index;
 } sort_key;
 
@@ -185,8 +186,10 @@ cs_status cs_gimage_encode(cs_context *ctx, const cs_gimage *g, const cs_gsi_opt
     for (int64_t j = 0; j < n; j++)
         for (int k = 0; k < cols; k++)
             if (!isfinite(*column_ptr(g->p.xy, g->p.chol, g->p.colour, C, k, j)))
-                return cs__error(ctx, CS_ERR_ARGUMENT, "gsi: Gaussian %lld has a non-finite "
-                                 "parameter", (long long)j);
+                return cs__error(ctx, CS_ERR_ARGUMENT,
+                                 "gsi: Gaussian %lld has a non-finite "
+                                 "parameter",
+                                 (long long)j);
     cs__gsi_quant qt;
     if (g->has_quant && memcmp(g->quant.bits, bits, sizeof bits) == 0)
         qt = g->quant;
@@ -224,8 +227,8 @@ cs_status cs_gimage_encode(cs_context *ctx, const cs_gimage *g, const cs_gsi_opt
                 prev = v;
                 v = d;
             }
-            for (int byte = 0; byte < nb; byte++) w[(size_t)byte * (size_t)n + (size_t)j] =
-                (uint8_t)(v >> (8 * byte));
+            for (int byte = 0; byte < nb; byte++)
+                w[(size_t)byte * (size_t)n + (size_t)j] = (uint8_t)(v >> (8 * byte));
         }
         w += (size_t)nb * (size_t)n;
     }
@@ -292,8 +295,10 @@ cs_status cs_gimage_save(cs_context *ctx, const cs_gimage *g, const char *path,
     cs_outfile of;
     st = cs__outfile_open(ctx, path, &of);
     if (st == CS_OK) st = cs__outfile_write(ctx, &of, data, len);
-    if (st == CS_OK) st = cs__outfile_commit(ctx, &of);
-    else cs__outfile_abort(&of);
+    if (st == CS_OK)
+        st = cs__outfile_commit(ctx, &of);
+    else
+        cs__outfile_abort(&of);
     cs__free(data);
     return st;
 }
@@ -340,8 +345,10 @@ static cs_status unzstd(cs_context *ctx, const char *name, const uint8_t *src, s
             ZSTD_outBuffer pb = {&probe, 1, 0};
             ret = ZSTD_decompressStream(ds, &pb, &in);
             if (ZSTD_isError(ret) || pb.pos > 0 || ret != 0)
-                st = cs__error(ctx, CS_ERR_FORMAT, "%s: zstd payload is larger than the header "
-                               "says (%zu bytes)", name, expect);
+                st = cs__error(ctx, CS_ERR_FORMAT,
+                               "%s: zstd payload is larger than the header "
+                               "says (%zu bytes)",
+                               name, expect);
             break;
         }
         if (in.pos == before_in && ob.pos == before_out && in.pos == in.size) {
@@ -351,8 +358,8 @@ static cs_status unzstd(cs_context *ctx, const char *name, const uint8_t *src, s
     }
     ZSTD_freeDStream(ds);
     if (st == CS_OK && (ob.pos != expect || in.pos != in.size))
-        st = cs__error(ctx, CS_ERR_FORMAT, "%s: zstd payload holds %zu bytes, expected %zu%s",
-                       name, ob.pos, expect, in.pos != in.size ? " (trailing data)" : "");
+        st = cs__error(ctx, CS_ERR_FORMAT, "%s: zstd payload holds %zu bytes, expected %zu%s", name,
+                       ob.pos, expect, in.pos != in.size ? " (trailing data)" : "");
     if (st != CS_OK) {
         cs__free(buf);
         return st;
@@ -365,8 +372,7 @@ cs_status cs__gsi_parse(cs_context *ctx, const char *name, const uint8_t *data, 
                         cs_gimage **out) {
     *out = NULL;
     if (len < GSI_HEADER || memcmp(data, gsi_magic, 4) != 0)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: not a .gsi file (bad magic or too short)",
-                         name);
+        return cs__error(ctx, CS_ERR_FORMAT, "%s: not a .gsi file (bad magic or too short)", name);
     uint32_t version = (uint32_t)data[4] | (uint32_t)data[5] << 8;
     if (version != GSI_VERSION)
         return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: .gsi version %u (this reader knows %d)",
@@ -381,8 +387,7 @@ cs_status cs__gsi_parse(cs_context *ctx, const char *name, const uint8_t *data, 
     if (C != 1 && C != 3)
         return cs__error(ctx, CS_ERR_FORMAT, "%s: %d channels (1 or 3 allowed)", name, C);
     if (W < 1 || H < 1 || W > (1u << 20) || H > (1u << 20))
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: image size %ux%u is not in 1..2^20", name, W,
-                         H);
+        return cs__error(ctx, CS_ERR_FORMAT, "%s: image size %ux%u is not in 1..2^20", name, W, H);
     if (n > (uint32_t)CS_G2D_MAX_COUNT)
         return cs__error(ctx, CS_ERR_FORMAT, "%s: %u Gaussians exceed the limit", name, n);
     for (int i = 0; i < 3; i++)
@@ -392,15 +397,16 @@ cs_status cs__gsi_parse(cs_context *ctx, const char *name, const uint8_t *data, 
     if (flags & ~(int)GSI_FLAG_ZSTD)
         return cs__error(ctx, CS_ERR_FORMAT, "%s: unknown flags 0x%02x", name, flags);
     if (K != (rule == CS_GIMAGE_TOPK ? CS_G2D_K : 0))
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: top-K size %d does not match the rule", name,
-                         K);
+        return cs__error(ctx, CS_ERR_FORMAT, "%s: top-K size %d does not match the rule", name, K);
     if (data[25] || data[26] || data[27])
         return cs__error(ctx, CS_ERR_FORMAT, "%s: reserved header bytes are not zero", name);
     int cols = cs__gsi_ranges(C);
     size_t head = GSI_HEADER + 8 * (size_t)cols, raw_len;
     if (len < head || len - head != payload)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: payload of %u bytes does not match the file "
-                         "size %zu", name, payload, len);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: payload of %u bytes does not match the file "
+                         "size %zu",
+                         name, payload, len);
     cs__gsi_quant qt = {{bits[0], bits[1], bits[2]}, {0}, {0}};
     for (int k = 0; k < cols; k++) {
         qt.lo[k] = cs__rd_f32le(data + GSI_HEADER + 8 * k);
@@ -416,8 +422,10 @@ cs_status cs__gsi_parse(cs_context *ctx, const char *name, const uint8_t *data, 
         if (st != CS_OK) return st;
         raw = unz;
     } else if (payload != raw_len) {
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: payload of %u bytes, %zu expected for %u "
-                         "Gaussians", name, payload, raw_len, n);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: payload of %u bytes, %zu expected for %u "
+                         "Gaussians",
+                         name, payload, raw_len, n);
     }
     cs_gimage *g;
     cs_status st = cs__gimage_alloc(ctx, (int)W, (int)H, C, (cs_gimage_rule)rule, n, &g);
@@ -439,16 +447,18 @@ cs_status cs__gsi_parse(cs_context *ctx, const char *name, const uint8_t *data, 
             if (b == 32) {
                 memcpy(dst, &v, 4);
                 if (!isfinite(*dst)) {
-                    st = cs__error(ctx, CS_ERR_FORMAT, "%s: non-finite value in column %d", name,
-                                   k);
+                    st =
+                        cs__error(ctx, CS_ERR_FORMAT, "%s: non-finite value in column %d", name, k);
                     break;
                 }
                 continue;
             }
             if (k == 1) { /* y: delta-coded */
                 if (v > top - acc) {
-                    st = cs__error(ctx, CS_ERR_FORMAT, "%s: y position of Gaussian %u overflows "
-                                   "%d bits", name, j, b);
+                    st = cs__error(ctx, CS_ERR_FORMAT,
+                                   "%s: y position of Gaussian %u overflows "
+                                   "%d bits",
+                                   name, j, b);
                     break;
                 }
                 acc += v;

@@ -19,14 +19,14 @@
 
 struct cs__ssim {
     int width, height, channels, threads;
-    size_t row;              /* W * C floats */
+    size_t row; /* W * C floats */
     const float *y;
-    float *muy, *eyy;        /* reference statistics */
-    float *T[3], *M[3];      /* maps of the image's size */
-    float *work;             /* per worker: 3 padded rows + 4 rows */
+    float *muy, *eyy;   /* reference statistics */
+    float *T[3], *M[3]; /* maps of the image's size */
+    float *work;        /* per worker: 3 padded rows + 4 rows */
     size_t work_stride;
-    float *zero;             /* a zero row (padded length) */
-    double *row_sum;         /* [H] */
+    float *zero;     /* a zero row (padded length) */
+    double *row_sum; /* [H] */
     float g[CS_SSIM_TAPS];
     const cs__ssim_kernels *k;
 };
@@ -178,7 +178,7 @@ static void window_rows(const cs__ssim *s, const float *map, int r, const float 
 
 typedef struct ssim_job {
     cs__ssim *s;
-    const float *x;      /* the image being scored */
+    const float *x; /* the image being scored */
     float *d_x;
     float k;             /* scale / n */
     int maps;            /* horizontal pass: 2 = reference (y, y^2), 3 = image (x, x^2, x y) */
@@ -215,8 +215,7 @@ static void hpass_range(void *user, int64_t begin, int64_t end, int worker) {
                 p[2][pad + i] = x[i] * y[i];
             }
         }
-        for (int m = 0; m < maps; m++)
-            s->k->hfilt(p[m], s->T[m] + off, (int)s->row, (int)C, s->g);
+        for (int m = 0; m < maps; m++) s->k->hfilt(p[m], s->T[m] + off, (int)s->row, (int)C, s->g);
     }
 }
 

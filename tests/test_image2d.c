@@ -41,8 +41,8 @@ static scene2d make_scene(cs_context *ctx, int W, int H, int n, int C, cs_gimage
         p.chol[3 * i + 1] = (float)((test_rng_uniform(&r) - 0.5) * s1);
         p.chol[3 * i + 2] = (float)log(s1);
         for (int c = 0; c < C; c++)
-            p.colour[i * C + c] = (float)(rule == CS_GIMAGE_SUM ? 0.4 * test_rng_uniform(&r)
-                                                                 : test_rng_uniform(&r));
+            p.colour[i * C + c] =
+                (float)(rule == CS_GIMAGE_SUM ? 0.4 * test_rng_uniform(&r) : test_rng_uniform(&r));
     }
     s.xy = malloc(sizeof(double) * 2 * n);
     s.chol = malloc(sizeof(double) * 3 * n);
@@ -118,8 +118,7 @@ static float *lib_backward(cs_context *ctx, const scene2d *s, float sx, float sy
 /* ---------------------------------------------------------------------------------------------
  * Gradients
  */
-static double ref_projected(const ref_g2d *m, int W, int H, double sx, double sy,
-                            const double *r) {
+static double ref_projected(const ref_g2d *m, int W, int H, double sx, double sy, const double *r) {
     double *out = malloc(sizeof(double) * (size_t)(W * H * m->channels));
     ref_g2d_render(m, W, H, sx, sy, 0, out);
     double L = 0.0;
@@ -158,10 +157,9 @@ TEST(image2d_ref_gradients_match_finite_differences) {
                 }
             for (int gi = 0; gi < 3; gi++) {
                 double e = rel_l2(an + offs[gi], fd + offs[gi], sizes[gi]);
-                CHECK_MSG(e < 1e-5, "rule %d variant %d group %d: rel L2 %g", rule, variant, gi,
-                          e);
-                if (gi == 0) test_note("rule %d scale %.1fx%.1f: FD rel L2 xy %.2e", rule, sx, sy,
-                                       e);
+                CHECK_MSG(e < 1e-5, "rule %d variant %d group %d: rel L2 %g", rule, variant, gi, e);
+                if (gi == 0)
+                    test_note("rule %d scale %.1fx%.1f: FD rel L2 xy %.2e", rule, sx, sy, e);
             }
             free(proj);
             free(an);
@@ -268,8 +266,8 @@ TEST(image2d_simd_matches_scalar_bit_exact) {
     for (int variant = 0; variant < 4; variant++) {
         /* rules x (random scene | duplicated Gaussians: ties at the top-K threshold) */
         int rule = variant & 1, W = 61, H = 45, C = 3;
-        scene2d s = make_scene(ctx, W, H, variant < 2 ? 150 : 80, C, (cs_gimage_rule)rule,
-                               70 + variant);
+        scene2d s =
+            make_scene(ctx, W, H, variant < 2 ? 150 : 80, C, (cs_gimage_rule)rule, 70 + variant);
         if (variant >= 2) add_duplicates(ctx, &s);
         float *proj = malloc(sizeof(float) * W * H * C);
         test_rng r = test_rng_seed(12);
@@ -286,9 +284,11 @@ TEST(image2d_simd_matches_scalar_bit_exact) {
         CHECK_MSG(memcmp(a, b, sizeof(float) * W * H * C) == 0, "variant %d: images", variant);
         for (int i = 0; rule == 0 && i < W * H; i++)
             if (sa.thr[i] != sb.thr[i] || sa.inv[i] != sb.inv[i] || sa.quota[i] != sb.quota[i]) {
-                test_fail(__FILE__, __LINE__, "variant %d pixel %d: selection thr %g/%g inv %g/%g "
-                          "quota %d/%d", variant, i, (double)sa.thr[i], (double)sb.thr[i],
-                          (double)sa.inv[i], (double)sb.inv[i], sa.quota[i], sb.quota[i]);
+                test_fail(__FILE__, __LINE__,
+                          "variant %d pixel %d: selection thr %g/%g inv %g/%g "
+                          "quota %d/%d",
+                          variant, i, (double)sa.thr[i], (double)sb.thr[i], (double)sa.inv[i],
+                          (double)sb.inv[i], sa.quota[i], sb.quota[i]);
                 break;
             }
         CHECK_MSG(memcmp(ga, gb, sizeof(float) * s.n * (5 + C)) == 0, "variant %d: gradients",

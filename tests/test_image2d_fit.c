@@ -58,8 +58,10 @@ static double fit_psnr(cs_context *ctx, const cs_image *target, const cs_gimage_
         if (ref.data != target->data) free(ref.data);
         cs_image_free(&r);
     }
-    if (out) *out = g;
-    else cs_gimage_destroy(g);
+    if (out)
+        *out = g;
+    else
+        cs_gimage_destroy(g);
     return psnr;
 }
 
@@ -76,8 +78,12 @@ TEST(image2d_fit_synthetic_to_recorded_psnr) {
         {CS_GIMAGE_SUM, CS_GIMAGE_LOSS_L2, 35.87},
     };
     for (int t = 0; t < 3; t++) {
-        cs_gimage_fit_desc d = {.count = 150, .iters = 300, .rule = cases[t].rule,
-                                .loss = cases[t].loss, .plateau = -1, .seed = 3};
+        cs_gimage_fit_desc d = {.count = 150,
+                                .iters = 300,
+                                .rule = cases[t].rule,
+                                .loss = cases[t].loss,
+                                .plateau = -1,
+                                .seed = 3};
         double psnr = fit_psnr(ctx, &img, &d, NULL);
         test_note("rule %d loss %d: PSNR %.2f dB (recorded %.2f)", (int)cases[t].rule,
                   (int)cases[t].loss, psnr, cases[t].recorded);
@@ -128,8 +134,8 @@ TEST(image2d_finetune_is_stored_exactly) {
     cs_context *ctx = test_context(2);
     cs_image img = synthetic(ctx, 64, 64);
     cs_gsi_options q = {.bits_position = 9, .bits_cholesky = 5, .bits_colour = 4};
-    cs_gimage_fit_desc d = {.count = 150, .iters = 300, .plateau = -1, .seed = 3,
-                            .loss = CS_GIMAGE_LOSS_L2};
+    cs_gimage_fit_desc d = {
+        .count = 150, .iters = 300, .plateau = -1, .seed = 3, .loss = CS_GIMAGE_LOSS_L2};
     cs_gimage *plain, *tuned, *dec;
     double p_float = fit_psnr(ctx, &img, &d, &plain);
     d.finetune_iters = 100;
@@ -172,9 +178,10 @@ static void count_warnings(void *user, cs_log_level level, const char *message) 
 TEST(image2d_fit_bad_inputs) {
     int warnings = 0;
     cs_context *ctx;
-    CHECK_OK(NULL, cs_context_create(&(cs_context_desc){.threads = 2, .log = count_warnings,
-                                                        .log_user = &warnings},
-                                     &ctx));
+    CHECK_OK(
+        NULL,
+        cs_context_create(
+            &(cs_context_desc){.threads = 2, .log = count_warnings, .log_user = &warnings}, &ctx));
     cs_gimage *g;
     /* 1x1: the budget is clamped to the one pixel, with a warning; the colour is reproduced. */
     cs_image one;
@@ -219,12 +226,13 @@ TEST(image2d_fit_bad_inputs) {
     /* Bad descriptions and targets. */
     g = NULL;
     CHECK(cs_gimage_fit(ctx, &img, &(cs_gimage_fit_desc){.count = -1}, NULL, NULL, &g) ==
-          CS_ERR_ARGUMENT && g == NULL);
-    CHECK(cs_gimage_fit(ctx, &img, &(cs_gimage_fit_desc){.init_fraction = 2.0f}, NULL, NULL,
-                        &g) == CS_ERR_ARGUMENT);
+              CS_ERR_ARGUMENT &&
+          g == NULL);
+    CHECK(cs_gimage_fit(ctx, &img, &(cs_gimage_fit_desc){.init_fraction = 2.0f}, NULL, NULL, &g) ==
+          CS_ERR_ARGUMENT);
     cs_gsi_options bad = {.bits_colour = 20};
-    CHECK(cs_gimage_fit(ctx, &img, &(cs_gimage_fit_desc){.finetune_iters = 5, .quant = &bad},
-                        NULL, NULL, &g) == CS_ERR_ARGUMENT);
+    CHECK(cs_gimage_fit(ctx, &img, &(cs_gimage_fit_desc){.finetune_iters = 5, .quant = &bad}, NULL,
+                        NULL, &g) == CS_ERR_ARGUMENT);
     cs_image empty = {0, 0, 3, NULL};
     CHECK(cs_gimage_fit(ctx, &empty, NULL, NULL, NULL, &g) == CS_ERR_ARGUMENT);
     /* Allocation failures anywhere in the fit are reported. */
@@ -256,11 +264,10 @@ TEST(image2d_fit_kodim23_crop) {
     CHECK_OK(ctx, cs_image_load(ctx, path, &full));
     CHECK_OK(ctx, cs_image_alloc(ctx, 128, 128, 3, &crop));
     for (int y = 0; y < 128; y++)
-        memcpy(crop.data + (size_t)y * 128 * 3, full.data + ((size_t)(100 + y) * full.width + 300) * 3,
-               sizeof(float) * 128 * 3);
-    double psnr = fit_psnr(ctx, &crop, &(cs_gimage_fit_desc){.count = 400, .iters = 300,
-                                                             .plateau = -1},
-                           NULL);
+        memcpy(crop.data + (size_t)y * 128 * 3,
+               full.data + ((size_t)(100 + y) * full.width + 300) * 3, sizeof(float) * 128 * 3);
+    double psnr = fit_psnr(ctx, &crop,
+                           &(cs_gimage_fit_desc){.count = 400, .iters = 300, .plateau = -1}, NULL);
     test_note("kodim23 128x128 crop, 400 Gaussians: PSNR %.2f dB (recorded 41.99)", psnr);
     CHECK(psnr > 41.99 - 0.5);
     cs_image_free(&full);
@@ -278,10 +285,10 @@ TEST(image2d_fit_albert_large_gray) {
     CHECK_OK(ctx, cs_image_load(ctx, path, &img));
     CHECK(img.width == 3250 && img.height == 4333 && img.channels == 1);
     double t0 = (double)clock() / CLOCKS_PER_SEC;
-    CHECK_OK(ctx, cs_gimage_fit(ctx, &img,
-                                &(cs_gimage_fit_desc){.count = 20000, .iters = 1,
-                                                      .loss = CS_GIMAGE_LOSS_L2},
-                                NULL, NULL, &g));
+    CHECK_OK(ctx, cs_gimage_fit(
+                      ctx, &img,
+                      &(cs_gimage_fit_desc){.count = 20000, .iters = 1, .loss = CS_GIMAGE_LOSS_L2},
+                      NULL, NULL, &g));
     test_note("albert, 20000 Gaussians, 1 iteration: %.1f s CPU",
               (double)clock() / CLOCKS_PER_SEC - t0);
     CHECK(cs_gimage_get_params(g).count == 20000);

@@ -29,7 +29,8 @@ static cs_gimage *random_gimage(cs_context *ctx, int W, int H, int C, cs_gimage_
         p.chol[3 * i] = (float)(0.5 + 1.5 * test_rng_uniform(&r));
         p.chol[3 * i + 1] = (float)(2.0 * test_rng_normal(&r));
         p.chol[3 * i + 2] = (float)(0.5 + 1.5 * test_rng_uniform(&r));
-        for (int c = 0; c < C; c++) p.colour[i * C + c] = (float)(-0.2 + 1.4 * test_rng_uniform(&r));
+        for (int c = 0; c < C; c++)
+            p.colour[i * C + c] = (float)(-0.2 + 1.4 * test_rng_uniform(&r));
     }
     return g;
 }
@@ -77,8 +78,8 @@ static double check_round_trip(const cs_gimage_params *a, const cs_gimage_params
             double tol = step[k] * 0.5 + 1e-5 * (1.0 + fabs((double)column(a, k, best)));
             if (step[k] == 0.0) tol = 0.0; /* float: exact */
             if (e > tol) {
-                test_fail(__FILE__, __LINE__, "Gaussian %lld column %d: error %g > %g", (long long)j,
-                          k, e, tol);
+                test_fail(__FILE__, __LINE__, "Gaussian %lld column %d: error %g > %g",
+                          (long long)j, k, e, tol);
                 return INFINITY;
             }
             if (step[k] > 0.0) worst = fmax(worst, e / step[k]);
@@ -192,16 +193,15 @@ TEST(gsi_corrupt_files_are_clean_errors) {
                 if (st == CS_OK) {
                     ok++;
                     cs_image img; /* whatever it decodes to renders without trouble */
-                    CHECK_OK(ctx, cs_gimage_render(ctx, d,
-                                                   &(cs_gimage_render_desc){.width = 17,
-                                                                            .height = 13},
-                                                   &img));
+                    CHECK_OK(ctx, cs_gimage_render(
+                                      ctx, d, &(cs_gimage_render_desc){.width = 17, .height = 13},
+                                      &img));
                     cs_image_free(&img);
                     cs_gimage_destroy(d);
                 } else {
                     bad++;
-                    CHECK(d == NULL && (st == CS_ERR_FORMAT || st == CS_ERR_UNSUPPORTED ||
-                                        st == CS_ERR_NOMEM));
+                    CHECK(d == NULL &&
+                          (st == CS_ERR_FORMAT || st == CS_ERR_UNSUPPORTED || st == CS_ERR_NOMEM));
                 }
                 free(copy);
             }
@@ -213,18 +213,23 @@ TEST(gsi_corrupt_files_are_clean_errors) {
     /* Specific faults, each with its message. */
     uint8_t *data;
     size_t len;
-    cs_gsi_options raw = {.no_zstd = 1, .bits_position = 12, .bits_cholesky = 6,
-                          .bits_colour = 6};
+    cs_gsi_options raw = {.no_zstd = 1, .bits_position = 12, .bits_cholesky = 6, .bits_colour = 6};
     CHECK_OK(ctx, cs_gimage_encode(ctx, g, &raw, &data, &len));
     struct {
         size_t at;
         uint8_t value;
         const char *message;
     } faults[] = {
-        {0, 'X', "not a .gsi"},        {4, 2, "version"},         {6, 7, "rule"},
-        {7, 2, "channels"},            {22, 17, "bit depth"},     {23, 4, "flags"},
-        {24, 3, "top-K"},              {25, 1, "reserved"},       {31, 1, "payload"},
-        {35, 0x7f, "range"},           /* x lo with exponent bits set: inf or nan */
+        {0, 'X', "not a .gsi"},
+        {4, 2, "version"},
+        {6, 7, "rule"},
+        {7, 2, "channels"},
+        {22, 17, "bit depth"},
+        {23, 4, "flags"},
+        {24, 3, "top-K"},
+        {25, 1, "reserved"},
+        {31, 1, "payload"},
+        {35, 0x7f, "range"}, /* x lo with exponent bits set: inf or nan */
         {32 + 8 * 8 + 40 * 2 + 40 + 39, 0xff, "exceeds"}, /* x plane high byte: > 12 bits */
     };
     for (int t = 0; t < (int)(sizeof faults / sizeof *faults); t++) {
@@ -284,8 +289,7 @@ TEST(image2d_render_bad_arguments_and_non_finite) {
     CHECK(cs_gimage_render(ctx, g, &(cs_gimage_render_desc){.scale = -1.0f}, &img) ==
           CS_ERR_ARGUMENT);
     CHECK(img.data == NULL);
-    CHECK(cs_gimage_render(ctx, g, &(cs_gimage_render_desc){.width = 10}, &img) ==
-          CS_ERR_ARGUMENT);
+    CHECK(cs_gimage_render(ctx, g, &(cs_gimage_render_desc){.width = 10}, &img) == CS_ERR_ARGUMENT);
     CHECK(cs_gimage_render(ctx, g, &(cs_gimage_render_desc){.scale = 1e9f}, &img) ==
           CS_ERR_ARGUMENT);
     CHECK(strstr(cs_context_last_error(ctx), "2^20") != NULL);
@@ -295,10 +299,12 @@ TEST(image2d_render_bad_arguments_and_non_finite) {
     CHECK_OK(ctx, cs_gimage_render(ctx, g, &(cs_gimage_render_desc){.scale = 0.001f}, &img));
     CHECK(img.width == 1 && img.height == 1);
     cs_image_free(&img);
-    CHECK_OK(ctx, cs_gimage_render(ctx, g, &(cs_gimage_render_desc){.scale = 100.0f, .crop_x =
-                                                                      2000, .crop_y = 1500,
-                                                                      .crop_w = 8, .crop_h = 8},
-                                   &img));
+    CHECK_OK(ctx,
+             cs_gimage_render(
+                 ctx, g,
+                 &(cs_gimage_render_desc){
+                     .scale = 100.0f, .crop_x = 2000, .crop_y = 1500, .crop_w = 8, .crop_h = 8},
+                 &img));
     cs_image_free(&img);
     /* NaN, infinite and extreme parameters: skipped or harmless, never a crash. */
     cs_gimage_params p = cs_gimage_get_params(g);
@@ -309,8 +315,8 @@ TEST(image2d_render_bad_arguments_and_non_finite) {
     p.colour[30] = INFINITY;
     CHECK_OK(ctx, cs_gimage_render(ctx, g, NULL, &img));
     int finite = 0;
-    for (int i = 0; i < 40 * 30 * 3; i++) finite += isfinite(img.data[i]) && img.data[i] >= 0.0f &&
-                                                     img.data[i] <= 1.0f;
+    for (int i = 0; i < 40 * 30 * 3; i++)
+        finite += isfinite(img.data[i]) && img.data[i] >= 0.0f && img.data[i] <= 1.0f;
     CHECK(finite == 40 * 30 * 3); /* clamped on output (NaN sums clamp to 0 or 1 as well) */
     cs_image_free(&img);
     uint8_t *data = NULL;

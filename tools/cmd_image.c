@@ -36,7 +36,9 @@ const char image_fit_options_help[] =
     "  --quality low|medium|high|lossless   bit depths preset (default medium: position\n"
     "                     1/4 pixel, Cholesky 6, colour 6 bits; low 1/2, 5, 5; high 1/8, 8, 8)\n"
     "  --bits P,C,K       bit depths of position, Cholesky, colour (1..16 or 32)\n"
-    "  --finetune N       quantization-aware fine-tune steps after fitting (default 0)\n"
+    "  --finetune N       quantization-aware fine-tune steps at the chosen bit depths after\n"
+    "                     fitting (default 0; the result is always snapped to those depths and\n"
+    "                     pixels they leave uncovered are patched)\n"
     "  --no-zstd          store the payload uncompressed\n"
     "  --seed S           random placement seed (default 0)\n"
     "  --threads N        worker threads (default: all cores)\n"
@@ -78,8 +80,9 @@ int image_parse_option(const char *cmd, int argc, char **argv, int *i, image_opt
         o->quiet = true;
         return 1;
     }
-    static const char *const with_value[] = {"-n", "--iters", "--rule", "--loss", "--quality",
-                                             "--bits", "--finetune", "--seed", "--threads"};
+    static const char *const with_value[] = {"-n",         "--iters",   "--rule",
+                                             "--loss",     "--quality", "--bits",
+                                             "--finetune", "--seed",    "--threads"};
     int which = -1;
     for (int k = 0; k < (int)(sizeof with_value / sizeof *with_value); k++)
         if (strcmp(a, with_value[k]) == 0) which = k;
@@ -108,11 +111,16 @@ int image_parse_option(const char *cmd, int argc, char **argv, int *i, image_opt
         o->fit.loss = strcmp(v, "l2") == 0 ? CS_GIMAGE_LOSS_L2 : CS_GIMAGE_LOSS_L1_SSIM;
         break;
     case 4:
-        if (strcmp(v, "low") == 0) o->gsi.quality = CS_GSI_LOW;
-        else if (strcmp(v, "medium") == 0) o->gsi.quality = CS_GSI_MEDIUM;
-        else if (strcmp(v, "high") == 0) o->gsi.quality = CS_GSI_HIGH;
-        else if (strcmp(v, "lossless") == 0) o->gsi.quality = CS_GSI_LOSSLESS;
-        else ok = false;
+        if (strcmp(v, "low") == 0)
+            o->gsi.quality = CS_GSI_LOW;
+        else if (strcmp(v, "medium") == 0)
+            o->gsi.quality = CS_GSI_MEDIUM;
+        else if (strcmp(v, "high") == 0)
+            o->gsi.quality = CS_GSI_HIGH;
+        else if (strcmp(v, "lossless") == 0)
+            o->gsi.quality = CS_GSI_LOSSLESS;
+        else
+            ok = false;
         break;
     case 5: {
         int b[3];
@@ -180,8 +188,10 @@ static int image_fit(int argc, char **argv) {
         if (r < 0) return CLI_USAGE;
         if (r > 0) continue;
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--png") == 0) && i + 1 < argc) {
-            if (argv[i][1] == 'o') out = argv[++i];
-            else png = argv[++i];
+            if (argv[i][1] == 'o')
+                out = argv[++i];
+            else
+                png = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error("image fit", "unknown option '%s'", argv[i]);
         } else if (in) {
@@ -208,7 +218,8 @@ static int image_fit(int argc, char **argv) {
     double fit_s = cli_now() - t0;
     if (pr.tty && !o.quiet) fputc('\n', stderr);
     double psnr, ssim;
-    if (cs_gimage_save(ctx, g, out, &o.gsi) != CS_OK || cs_gimage_load(ctx, out, &stored) != CS_OK ||
+    if (cs_gimage_save(ctx, g, out, &o.gsi) != CS_OK ||
+        cs_gimage_load(ctx, out, &stored) != CS_OK ||
         cs_gimage_render(ctx, stored, NULL, &shown) != CS_OK ||
         cs_image_quality(ctx, &shown, &target, &psnr, &ssim) != CS_OK ||
         (png && cs_image_save_png(ctx, &shown, png, 8) != CS_OK)) {
@@ -220,8 +231,8 @@ static int image_fit(int argc, char **argv) {
     fprintf(stderr,
             "csplat: wrote %s: %lld Gaussians, %lld bytes (%.3f bpp); PSNR %.2f dB, SSIM %.4f; "
             "fit %.1f s\n",
-            out, (long long)info.count, (long long)info.file_bytes, info.bits_per_pixel, psnr,
-            ssim, fit_s);
+            out, (long long)info.count, (long long)info.file_bytes, info.bits_per_pixel, psnr, ssim,
+            fit_s);
     rc = CLI_OK;
 done:
     cs_image_free(&src);
@@ -251,8 +262,10 @@ static int image_render(int argc, char **argv) {
         }
         if (!v) return cli_usage_error("image render", "unknown option or missing value '%s'", a);
         i++;
-        if (strcmp(a, "-o") == 0) out = v;
-        else if (strcmp(a, "--scale") == 0) ok = cli_parse_float(v, &d.scale) && d.scale > 0.0f;
+        if (strcmp(a, "-o") == 0)
+            out = v;
+        else if (strcmp(a, "--scale") == 0)
+            ok = cli_parse_float(v, &d.scale) && d.scale > 0.0f;
         else if (strcmp(a, "--width") == 0)
             ok = cli_parse_int(v, 1, 1 << 20, &x) && (d.width = (int)x) > 0;
         else if (strcmp(a, "--height") == 0)
@@ -266,8 +279,10 @@ static int image_render(int argc, char **argv) {
             d.crop_h = c[3];
         } else if (strcmp(a, "--bit-depth") == 0)
             ok = cli_parse_int(v, 8, 16, &depth) && (depth == 8 || depth == 16);
-        else if (strcmp(a, "--threads") == 0) ok = cli_parse_int(v, 1, 1024, &threads);
-        else return cli_usage_error("image render", "unknown option '%s'", a);
+        else if (strcmp(a, "--threads") == 0)
+            ok = cli_parse_int(v, 1, 1024, &threads);
+        else
+            return cli_usage_error("image render", "unknown option '%s'", a);
         if (!ok) return cli_usage_error("image render", "bad value '%s' for %s", v, a);
     }
     if (!in || !out) return cli_usage_error("image render", "expected IN.gsi and -o OUT.png");
@@ -300,11 +315,14 @@ static int image_info(int argc, char **argv) {
     const char *in = NULL;
     bool json = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) json = true;
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
         else if (argv[i][0] == '-' && argv[i][1])
             return cli_usage_error("image info", "unknown option '%s'", argv[i]);
-        else if (in) return cli_usage_error("image info", "more than one IN.gsi given");
-        else in = argv[i];
+        else if (in)
+            return cli_usage_error("image info", "more than one IN.gsi given");
+        else
+            in = argv[i];
     }
     if (!in) return cli_usage_error("image info", "missing IN.gsi");
     cs_context *ctx = cli_context(1);
@@ -343,9 +361,9 @@ static int image_info(int argc, char **argv) {
                "  bits        position %d, cholesky %d, colour %d%s\n"
                "  size        %lld bytes, %.4f bits per pixel\n",
                in, s.width, s.height, s.channels, s.channels == 1 ? "" : "s", (long long)s.count,
-               topk ? "topk (normalized top-10 blend)" : "sum (accumulated)",
-               s.bits_position, s.bits_cholesky, s.bits_colour, s.zstd ? ", zstd" : "",
-               (long long)s.file_bytes, s.bits_per_pixel);
+               topk ? "topk (normalized top-10 blend)" : "sum (accumulated)", s.bits_position,
+               s.bits_cholesky, s.bits_colour, s.zstd ? ", zstd" : "", (long long)s.file_bytes,
+               s.bits_per_pixel);
     }
     cs_gimage_destroy(g);
     cs_context_destroy(ctx);

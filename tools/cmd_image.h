@@ -11,8 +11,8 @@
 typedef struct image_opts {
     cs_gimage_fit_desc fit;
     cs_gsi_options gsi;
-    int threads;    /* 0 = all cores */
-    bool quiet;     /* no progress line */
+    int threads; /* 0 = all cores */
+    bool quiet;  /* no progress line */
 } image_opts;
 
 /* Help text of the options image_parse_option understands. */

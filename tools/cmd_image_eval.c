@@ -141,12 +141,11 @@ static bool jpeg_closest(cs_context *ctx, const cs_image *target, const uint8_t 
     unsigned char *buf;
     unsigned long len;
     cs_image dec = {0};
-    bool ok = jpeg_encode(px, target->width, target->height, target->channels, best_q, &buf,
-                          &len) &&
-              cs_image_alloc(ctx, target->width, target->height, target->channels, &dec) ==
-                  CS_OK &&
-              jpeg_decode(buf, len, &dec) &&
-              cs_image_quality(ctx, &dec, target, &out->psnr, &out->ssim) == CS_OK;
+    bool ok =
+        jpeg_encode(px, target->width, target->height, target->channels, best_q, &buf, &len) &&
+        cs_image_alloc(ctx, target->width, target->height, target->channels, &dec) == CS_OK &&
+        jpeg_decode(buf, len, &dec) &&
+        cs_image_quality(ctx, &dec, target, &out->psnr, &out->ssim) == CS_OK;
     free(buf);
     cs_image_free(&dec);
     out->quality = best_q;
@@ -210,8 +209,8 @@ static void print_summary(FILE *f, bool csv, const row *rows, int n, const long 
         for (int i = 0; i < n; i++) {
             const row *r = &rows[i];
             if (r->count != budgets[b]) continue;
-            double v[7] = {r->psnr, r->ssim, r->bpp, r->fit_s, r->decode_ms, r->jpeg.psnr,
-                           r->jpeg.ssim};
+            double v[7] = {r->psnr,      r->ssim,      r->bpp,      r->fit_s,
+                           r->decode_ms, r->jpeg.psnr, r->jpeg.ssim};
             for (int j = 0; j < 7; j++) s[j] += v[j];
             k++;
             wins += r->psnr > r->jpeg.psnr;
@@ -226,8 +225,9 @@ static void print_summary(FILE *f, bool csv, const row *rows, int n, const long 
             fprintf(f, "mean,%lld,%.3f,%.4f,%.4f,%.2f,%.2f,,,%.3f,%.4f\n", budgets[b], s[0], s[1],
                     s[2], s[3], s[4], s[5], s[6]);
         else
-            fprintf(f, "| %lld | %d | %.2f | %.4f | %.3f | %.1f | %.2f | %.2f | %.4f | %d/%d | "
-                       "%d/%d |\n",
+            fprintf(f,
+                    "| %lld | %d | %.2f | %.4f | %.3f | %.1f | %.2f | %.2f | %.4f | %d/%d | "
+                    "%d/%d |\n",
                     budgets[b], k, s[0], s[1], s[2], s[3], s[4], s[5], s[6], wins, k, wins_below,
                     below);
     }
@@ -265,6 +265,7 @@ static bool eval_one(cs_context *ctx, const image_opts *o, const cs_image *targe
     cli_progress_begin(&pr, "fit", "it", o->fit.iters);
     cs_gimage_fit_desc fd = o->fit;
     fd.count = r->count;
+    fd.quant = &o->gsi; /* snapped to the depths it is stored with */
     double t0 = cli_now();
     bool ok = cs_gimage_fit(ctx, target, &fd, o->quiet ? NULL : image_progress, &pr, &g) == CS_OK;
     r->fit_s = cli_now() - t0;

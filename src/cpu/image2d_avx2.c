@@ -44,8 +44,8 @@ static inline __m256 expq8(__m256 q) {
     y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(6.931472028550421e-1f));
     y = _mm256_mul_ps(y, x);
     y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
-                                                      _mm256_set1_epi32(127)), 23);
+    __m256i bits =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
 }
 
@@ -56,8 +56,8 @@ static inline __m256 expq8(__m256 q) {
 typedef struct local {
     int n; /* entries, padded to a multiple of 8 with entries that reach nothing */
     float *gx, *gy, *ca, *cb, *cc, *amp, *slope, *inv_syy, *cvar, *margin, *col[3];
-    float *wbuf;          /* [n][8] pass-1 weights */
-    int32_t *cand[2];     /* [n + 8] candidates of a row's two groups */
+    float *wbuf;      /* [n][8] pass-1 weights */
+    int32_t *cand[2]; /* [n + 8] candidates of a row's two groups */
 } local;
 
 /* Views into scratch (cs__g2d_kscratch_floats(f->max_list) floats). Arrays are a multiple of 8
@@ -65,8 +65,9 @@ typedef struct local {
  * 4 KiB (which stalls loads behind unrelated stores). */
 static void local_views(const cs__g2d_frame *f, float *scratch, local *L) {
     size_t s = ((size_t)f->max_list + 7) / 8 * 8 + 24;
-    float **arrays[] = {&L->gx, &L->gy, &L->ca, &L->cb, &L->cc, &L->amp, &L->slope,
-                        &L->inv_syy, &L->cvar, &L->margin, &L->col[0], &L->col[1], &L->col[2]};
+    float **arrays[] = {&L->gx,     &L->gy,     &L->ca,      &L->cb,   &L->cc,
+                        &L->amp,    &L->slope,  &L->inv_syy, &L->cvar, &L->margin,
+                        &L->col[0], &L->col[1], &L->col[2]};
     for (int k = 0; k < 13; k++) *arrays[k] = scratch + (size_t)k * s;
     L->wbuf = scratch + 13 * s;
     L->cand[0] = (int32_t *)(scratch + 21 * s);
@@ -127,10 +128,10 @@ typedef struct group {
     const local *L;
     int lanes;
     __m256 px, py;
-    float *o;                /* output of lane 0, or NULL */
-    const cs__g2d_sel *sel;  /* selection output, or NULL */
-    size_t pix;              /* window pixel index of lane 0 */
-    float xl, xr;            /* pixel centres of lanes 0 and 7 */
+    float *o;               /* output of lane 0, or NULL */
+    const cs__g2d_sel *sel; /* selection output, or NULL */
+    size_t pix;             /* window pixel index of lane 0 */
+    float xl, xr;           /* pixel centres of lanes 0 and 7 */
 } group;
 
 /* Candidates of a row's groups (1 or 2), local indices in L->cand[k][0 .. n[k]). */
@@ -144,20 +145,21 @@ static inline void row_candidates(const group *G, int ng, int *n) {
     for (int k = 0; k < L->n; k += 8) {
         /* the operations of cs__g2d_reaches, in 8 lanes */
         __m256 dy = _mm256_sub_ps(py, _mm256_loadu_ps(L->gy + k));
-        __m256 hw2 = _mm256_mul_ps(
-            _mm256_sub_ps(cut, _mm256_mul_ps(_mm256_mul_ps(dy, dy), _mm256_loadu_ps(L->inv_syy + k))),
-            _mm256_loadu_ps(L->cvar + k));
+        __m256 hw2 =
+            _mm256_mul_ps(_mm256_sub_ps(cut, _mm256_mul_ps(_mm256_mul_ps(dy, dy),
+                                                           _mm256_loadu_ps(L->inv_syy + k))),
+                          _mm256_loadu_ps(L->cvar + k));
         hw2 = _mm256_add_ps(hw2, _mm256_loadu_ps(L->margin + k));
         __m256 cx = _mm256_add_ps(_mm256_loadu_ps(L->gx + k),
                                   _mm256_mul_ps(_mm256_loadu_ps(L->slope + k), dy));
-        __m256 d0 = _mm256_max_ps(_mm256_max_ps(_mm256_sub_ps(xl0, cx), _mm256_sub_ps(cx, xr0)),
-                                  zero);
+        __m256 d0 =
+            _mm256_max_ps(_mm256_max_ps(_mm256_sub_ps(xl0, cx), _mm256_sub_ps(cx, xr0)), zero);
         __m256i base = _mm256_set1_epi32(k);
         pack(L->cand[0], &n[0],
              _mm256_movemask_ps(_mm256_cmp_ps(_mm256_mul_ps(d0, d0), hw2, _CMP_LE_OQ)), base);
         if (ng > 1) {
-            __m256 d1 = _mm256_max_ps(
-                _mm256_max_ps(_mm256_sub_ps(xl1, cx), _mm256_sub_ps(cx, xr1)), zero);
+            __m256 d1 =
+                _mm256_max_ps(_mm256_max_ps(_mm256_sub_ps(xl1, cx), _mm256_sub_ps(cx, xr1)), zero);
             pack(L->cand[1], &n[1],
                  _mm256_movemask_ps(_mm256_cmp_ps(_mm256_mul_ps(d1, d1), hw2, _CMP_LE_OQ)), base);
         }
@@ -181,46 +183,46 @@ static inline __m256 weight8(const group *G, int k) {
 /* One step of the value network. Weights are non-negative floats (+0 when masked), whose bit
  * patterns order exactly as the values do, so integer max/min give the same result as the
  * scalar kernel's float comparisons. */
-#define NET_STEP(k)                                                                               \
-    do {                                                                                          \
-        __m256i hi_ = _mm256_max_epi32(kw##k, w);                                                 \
-        w = _mm256_min_epi32(kw##k, w);                                                           \
-        kw##k = hi_;                                                                              \
+#define NET_STEP(k)                                                                                \
+    do {                                                                                           \
+        __m256i hi_ = _mm256_max_epi32(kw##k, w);                                                  \
+        w = _mm256_min_epi32(kw##k, w);                                                            \
+        kw##k = hi_;                                                                               \
     } while (0)
-#define NET(w_in)                                                                                 \
-    do {                                                                                          \
-        __m256i w = (w_in);                                                                       \
-        NET_STEP(0);                                                                              \
-        NET_STEP(1);                                                                              \
-        NET_STEP(2);                                                                              \
-        NET_STEP(3);                                                                              \
-        NET_STEP(4);                                                                              \
-        NET_STEP(5);                                                                              \
-        NET_STEP(6);                                                                              \
-        NET_STEP(7);                                                                              \
-        NET_STEP(8);                                                                              \
-        NET_STEP(9);                                                                              \
+#define NET(w_in)                                                                                  \
+    do {                                                                                           \
+        __m256i w = (w_in);                                                                        \
+        NET_STEP(0);                                                                               \
+        NET_STEP(1);                                                                               \
+        NET_STEP(2);                                                                               \
+        NET_STEP(3);                                                                               \
+        NET_STEP(4);                                                                               \
+        NET_STEP(5);                                                                               \
+        NET_STEP(6);                                                                               \
+        NET_STEP(7);                                                                               \
+        NET_STEP(8);                                                                               \
+        NET_STEP(9);                                                                               \
     } while (0)
 /* quota = K - #{kw[k] > kw9}: compare masks are -1, so adding them subtracts. */
-#define KW_QUOTA(q)                                                                               \
-    do {                                                                                          \
-        q = _mm256_set1_epi32(CS_G2D_K);                                                          \
-        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw0, kw9));                                    \
-        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw1, kw9));                                    \
-        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw2, kw9));                                    \
-        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw3, kw9));                                    \
-        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw4, kw9));                                    \
-        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw5, kw9));                                    \
-        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw6, kw9));                                    \
-        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw7, kw9));                                    \
-        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw8, kw9));                                    \
+#define KW_QUOTA(q)                                                                                \
+    do {                                                                                           \
+        q = _mm256_set1_epi32(CS_G2D_K);                                                           \
+        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw0, kw9));                                     \
+        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw1, kw9));                                     \
+        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw2, kw9));                                     \
+        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw3, kw9));                                     \
+        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw4, kw9));                                     \
+        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw5, kw9));                                     \
+        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw6, kw9));                                     \
+        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw7, kw9));                                     \
+        q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw8, kw9));                                     \
     } while (0)
 
 /* Output and selection of a top-K group. */
-static inline __attribute__((always_inline)) void topk_store(const group *G, __m256 sum,
-                                                            const __m256 *acc, __m256i thr,
-                                                            __m256i quota, const int C) {
-    __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(sum, _mm256_set1_ps(CS_G2D_EPS)));
+static inline __attribute__((always_inline)) void
+topk_store(const group *G, __m256 sum, const __m256 *acc, __m256i thr, __m256i quota, const int C) {
+    __m256 inv =
+        _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(sum, _mm256_set1_ps(CS_G2D_EPS)));
     if (G->o) {
         float la[3][8];
         for (int ch = 0; ch < C; ch++) _mm256_storeu_ps(la[ch], _mm256_mul_ps(acc[ch], inv));
@@ -244,7 +246,7 @@ static inline __attribute__((always_inline)) void topk_store(const group *G, __m
 /* Top-K of a group: pass 1 keeps the weights and counts positive ones per lane; the network
  * runs only when some lane has more than K; pass 2 includes and accumulates. */
 static inline __attribute__((always_inline)) void topk_group(const group *G, const int32_t *cand,
-                                                            int nc, const int C) {
+                                                             int nc, const int C) {
     float *wbuf = G->L->wbuf;
     __m256i cnt = _mm256_setzero_si256(), zero = _mm256_setzero_si256();
     for (int c = 0; c < nc; c++) {
@@ -257,8 +259,8 @@ static inline __attribute__((always_inline)) void topk_group(const group *G, con
     bool exact = false;
     __m256i over = _mm256_cmpgt_epi32(cnt, _mm256_set1_epi32(CS_G2D_K));
     if (_mm256_movemask_epi8(over)) {
-        __m256i kw0 = zero, kw1 = zero, kw2 = zero, kw3 = zero, kw4 = zero, kw5 = zero,
-                kw6 = zero, kw7 = zero, kw8 = zero, kw9 = zero, qk;
+        __m256i kw0 = zero, kw1 = zero, kw2 = zero, kw3 = zero, kw4 = zero, kw5 = zero, kw6 = zero,
+                kw7 = zero, kw8 = zero, kw9 = zero, qk;
         for (int c = 0; c < nc; c++) NET(_mm256_loadu_si256((const __m256i *)(wbuf + 8 * c)));
         KW_QUOTA(qk);
         /* lanes with at most K positive weights keep thr = 0, quota = K - count */
@@ -268,7 +270,8 @@ static inline __attribute__((always_inline)) void topk_group(const group *G, con
         __m256i below = zero, thr1 = _mm256_max_epi32(thr, _mm256_set1_epi32(1));
         for (int c = 0; c < nc; c++)
             below = _mm256_sub_epi32(
-                below, _mm256_cmpgt_epi32(thr1, _mm256_loadu_si256((const __m256i *)(wbuf + 8 * c))));
+                below,
+                _mm256_cmpgt_epi32(thr1, _mm256_loadu_si256((const __m256i *)(wbuf + 8 * c))));
         __m256i ge = _mm256_sub_epi32(_mm256_set1_epi32(nc), below); /* #{w >= thr, w > 0} */
         exact = _mm256_movemask_epi8(_mm256_cmpgt_epi32(ge, _mm256_set1_epi32(CS_G2D_K))) != 0;
     }
@@ -288,8 +291,8 @@ static inline __attribute__((always_inline)) void topk_group(const group *G, con
             __m256 gt = _mm256_cmp_ps(w, thrf, _CMP_GT_OQ);
             __m256 eqm = _mm256_and_ps(_mm256_cmp_ps(w, thrf, _CMP_EQ_OQ),
                                        _mm256_cmp_ps(w, _mm256_setzero_ps(), _CMP_GT_OQ));
-            __m256i take = _mm256_and_si256(_mm256_castps_si256(eqm),
-                                            _mm256_cmpgt_epi32(quota, eq));
+            __m256i take =
+                _mm256_and_si256(_mm256_castps_si256(eqm), _mm256_cmpgt_epi32(quota, eq));
             eq = _mm256_sub_epi32(eq, take);
             incl = _mm256_or_ps(gt, _mm256_castsi256_ps(take));
         }
@@ -308,7 +311,7 @@ static inline __attribute__((always_inline)) void topk_group(const group *G, con
 }
 
 static inline __attribute__((always_inline)) void sum_group(const group *G, const int32_t *cand,
-                                                           int nc, const int C) {
+                                                            int nc, const int C) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0;
     const float *c0 = G->L->col[0], *c1 = G->L->col[1], *c2 = G->L->col[2];
     for (int c = 0; c < nc; c++) {
@@ -329,9 +332,9 @@ static inline __attribute__((always_inline)) void sum_group(const group *G, cons
 }
 
 static inline __attribute__((always_inline)) void tile_body(const cs__g2d_frame *f, int tile,
-                                                           float *out, const cs__g2d_sel *sel,
-                                                           float *scratch, const int C,
-                                                           const bool topk) {
+                                                            float *out, const cs__g2d_sel *sel,
+                                                            float *scratch, const int C,
+                                                            const bool topk) {
     int tx = tile % f->tiles_x, ty = tile / f->tiles_x;
     int x0 = tx * CS_G2D_TILE, y0 = ty * CS_G2D_TILE;
     int x1 = x0 + CS_G2D_TILE < f->width ? x0 + CS_G2D_TILE : f->width;
@@ -349,9 +352,9 @@ static inline __attribute__((always_inline)) void tile_body(const cs__g2d_frame 
             G[k].L = &L;
             G[k].lanes = x1 - xs < 8 ? x1 - xs : 8;
             G[k].py = _mm256_set1_ps((float)(f->oy + y) + 0.5f);
-            G[k].px = _mm256_add_ps(
-                _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(axs), lane)),
-                _mm256_set1_ps(0.5f));
+            G[k].px =
+                _mm256_add_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(axs), lane)),
+                              _mm256_set1_ps(0.5f));
             G[k].xl = (float)axs + 0.5f;
             G[k].xr = (float)axs + 7.5f;
             G[k].o = out ? out + ((size_t)y * (size_t)f->width + (size_t)xs) * (size_t)C : NULL;
@@ -361,8 +364,10 @@ static inline __attribute__((always_inline)) void tile_body(const cs__g2d_frame 
         int nc[2];
         row_candidates(G, ng, nc);
         for (int k = 0; k < ng; k++) {
-            if (topk) topk_group(&G[k], L.cand[k], nc[k], C);
-            else sum_group(&G[k], L.cand[k], nc[k], C);
+            if (topk)
+                topk_group(&G[k], L.cand[k], nc[k], C);
+            else
+                sum_group(&G[k], L.cand[k], nc[k], C);
         }
     }
 }
@@ -372,11 +377,15 @@ void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, const cs__g
     bool topk = f->rule == CS_GIMAGE_TOPK;
     if (!topk && !out) return;
     if (f->channels == 3) {
-        if (topk) tile_body(f, tile, out, sel, scratch, 3, true);
-        else tile_body(f, tile, out, sel, scratch, 3, false);
+        if (topk)
+            tile_body(f, tile, out, sel, scratch, 3, true);
+        else
+            tile_body(f, tile, out, sel, scratch, 3, false);
     } else {
-        if (topk) tile_body(f, tile, out, sel, scratch, 1, true);
-        else tile_body(f, tile, out, sel, scratch, 1, false);
+        if (topk)
+            tile_body(f, tile, out, sel, scratch, 1, true);
+        else
+            tile_body(f, tile, out, sel, scratch, 1, false);
     }
 }
 
@@ -387,6 +396,7 @@ void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, const cs__g
     cs__g2d_tile_scalar(f, tile, out, sel, scratch);
 }
 
-void cs__g2d_avx2_init(void) {}
+void cs__g2d_avx2_init(void) {
+}
 
 #endif

@@ -35,8 +35,8 @@ static inline __m256 expq8(__m256 q) {
     y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(6.931472028550421e-1f));
     y = _mm256_mul_ps(y, x);
     y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
-                                                      _mm256_set1_epi32(127)), 23);
+    __m256i bits =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
 }
 
@@ -107,12 +107,13 @@ static inline __attribute__((always_inline)) void bwd_tile(const cs__g2d_bwd *bw
                     _mm256_set1_ps(0.5f));
                 __m256 dx = _mm256_sub_ps(px, gx);
                 __m256 cadx = _mm256_mul_ps(ca, dx), cbdx = _mm256_mul_ps(cb, dx);
-                __m256 q = _mm256_add_ps(
-                    _mm256_add_ps(_mm256_mul_ps(cadx, dx), _mm256_mul_ps(_mm256_mul_ps(cc, dy), dy)),
-                    _mm256_add_ps(_mm256_mul_ps(cbdx, dy), _mm256_mul_ps(cbdx, dy)));
-                __m256 w = _mm256_and_ps(_mm256_mul_ps(amp, expq8(q)),
-                                         _mm256_cmp_ps(q, _mm256_set1_ps(CS_G2D_CUTOFF),
-                                                       _CMP_LE_OQ));
+                __m256 q =
+                    _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(cadx, dx),
+                                                _mm256_mul_ps(_mm256_mul_ps(cc, dy), dy)),
+                                  _mm256_add_ps(_mm256_mul_ps(cbdx, dy), _mm256_mul_ps(cbdx, dy)));
+                __m256 w =
+                    _mm256_and_ps(_mm256_mul_ps(amp, expq8(q)),
+                                  _mm256_cmp_ps(q, _mm256_set1_ps(CS_G2D_CUTOFF), _CMP_LE_OQ));
                 int tl = (y - y0) * CS_G2D_TILE + 8 * k;
                 __m256 wi, dw;
                 if (topk) {
@@ -130,11 +131,11 @@ static inline __attribute__((always_inline)) void bwd_tile(const cs__g2d_bwd *bw
                     dw = zero;
                     for (int ch = 0; ch < C; ch++) {
                         __m256 Gc = _mm256_load_ps(Gp[ch] + tl);
-                        __m256 t = _mm256_mul_ps(Gc, _mm256_sub_ps(col[ch],
-                                                                   _mm256_load_ps(Op[ch] + tl)));
+                        __m256 t =
+                            _mm256_mul_ps(Gc, _mm256_sub_ps(col[ch], _mm256_load_ps(Op[ch] + tl)));
                         dw = ch == 0 ? t : _mm256_add_ps(dw, t);
-                        acc[5 + ch] = _mm256_add_ps(acc[5 + ch],
-                                                    _mm256_mul_ps(_mm256_mul_ps(Gc, wi), iv));
+                        acc[5 + ch] =
+                            _mm256_add_ps(acc[5 + ch], _mm256_mul_ps(_mm256_mul_ps(Gc, wi), iv));
                     }
                     dw = _mm256_mul_ps(dw, iv);
                     acc[5 + C] = _mm256_add_ps(acc[5 + C], _mm256_mul_ps(wi, iv));
@@ -151,10 +152,10 @@ static inline __attribute__((always_inline)) void bwd_tile(const cs__g2d_bwd *bw
                 }
                 __m256 dq = _mm256_mul_ps(_mm256_mul_ps(wi, _mm256_set1_ps(-0.5f)), dw);
                 __m256 m = _mm256_mul_ps(dq, _mm256_set1_ps(-2.0f));
-                acc[0] = _mm256_add_ps(acc[0], _mm256_mul_ps(m, _mm256_add_ps(cadx,
-                                                                              _mm256_mul_ps(cb, dy))));
-                acc[1] = _mm256_add_ps(acc[1], _mm256_mul_ps(m, _mm256_add_ps(cbdx,
-                                                                              _mm256_mul_ps(cc, dy))));
+                acc[0] = _mm256_add_ps(
+                    acc[0], _mm256_mul_ps(m, _mm256_add_ps(cadx, _mm256_mul_ps(cb, dy))));
+                acc[1] = _mm256_add_ps(
+                    acc[1], _mm256_mul_ps(m, _mm256_add_ps(cbdx, _mm256_mul_ps(cc, dy))));
                 acc[2] = _mm256_add_ps(acc[2], _mm256_mul_ps(_mm256_mul_ps(dq, dx), dx));
                 acc[3] = _mm256_add_ps(acc[3],
                                        _mm256_mul_ps(_mm256_mul_ps(_mm256_add_ps(dq, dq), dx), dy));
@@ -169,11 +170,15 @@ static inline __attribute__((always_inline)) void bwd_tile(const cs__g2d_bwd *bw
 void cs__g2d_bwd_tile_avx2(const cs__g2d_bwd *bw, int tile) {
     bool topk = bw->f->rule == CS_GIMAGE_TOPK;
     if (bw->f->channels == 3) {
-        if (topk) bwd_tile(bw, tile, 3, true);
-        else bwd_tile(bw, tile, 3, false);
+        if (topk)
+            bwd_tile(bw, tile, 3, true);
+        else
+            bwd_tile(bw, tile, 3, false);
     } else {
-        if (topk) bwd_tile(bw, tile, 1, true);
-        else bwd_tile(bw, tile, 1, false);
+        if (topk)
+            bwd_tile(bw, tile, 1, true);
+        else
+            bwd_tile(bw, tile, 1, false);
     }
 }
 

@@ -21,9 +21,10 @@ static void hfilt_avx2(const float *pad, float *out, int len, int stride, const 
         const float *p = pad + i;
         __m256 acc = _mm256_mul_ps(_mm256_set1_ps(g[5]), _mm256_loadu_ps(p + 5 * stride));
         for (int k = 0; k < 5; k++)
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(g[k]),
-                                                   _mm256_add_ps(_mm256_loadu_ps(p + k * stride),
-                                                                 _mm256_loadu_ps(p + (10 - k) * stride))));
+            acc = _mm256_add_ps(
+                acc, _mm256_mul_ps(_mm256_set1_ps(g[k]),
+                                   _mm256_add_ps(_mm256_loadu_ps(p + k * stride),
+                                                 _mm256_loadu_ps(p + (10 - k) * stride))));
         _mm256_storeu_ps(out + i, acc);
     }
     if (i < len) cs__ssim_kernels_scalar.hfilt(pad + i, out + i, len - i, stride, g);
@@ -34,9 +35,10 @@ static void vfilt_avx2(const float *const *rows, float *out, int len, const floa
     for (; i + 8 <= len; i += 8) {
         __m256 acc = _mm256_mul_ps(_mm256_set1_ps(g[5]), _mm256_loadu_ps(rows[5] + i));
         for (int k = 0; k < 5; k++)
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(g[k]),
-                                                   _mm256_add_ps(_mm256_loadu_ps(rows[k] + i),
-                                                                 _mm256_loadu_ps(rows[10 - k] + i))));
+            acc =
+                _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(g[k]),
+                                                 _mm256_add_ps(_mm256_loadu_ps(rows[k] + i),
+                                                               _mm256_loadu_ps(rows[10 - k] + i))));
         _mm256_storeu_ps(out + i, acc);
     }
     if (i < len) {
@@ -90,8 +92,7 @@ static void combine_avx2(const float *x, const float *y, const float *GA, const 
         cs__ssim_kernels_scalar.combine(x + i, y + i, GA + i, GB + i, GX + i, k, d + i, len - i);
 }
 
-const cs__ssim_kernels cs__ssim_kernels_avx2 = {hfilt_avx2, vfilt_avx2, pixel_avx2,
-                                                combine_avx2};
+const cs__ssim_kernels cs__ssim_kernels_avx2 = {hfilt_avx2, vfilt_avx2, pixel_avx2, combine_avx2};
 
 #else
 

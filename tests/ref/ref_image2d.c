@@ -17,8 +17,8 @@
 #define REF_EPS 1e-6
 
 typedef struct gauss {
-    double mx, my;       /* output-space mean */
-    double P[2][2];      /* inverse covariance */
+    double mx, my;  /* output-space mean */
+    double P[2][2]; /* inverse covariance */
     double amp;
     double L[2][2];
 } gauss;

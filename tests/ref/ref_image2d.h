@@ -14,10 +14,10 @@
 
 typedef struct ref_g2d {
     int n, channels;
-    int rule;              /* 0 = top-K, 1 = sum (as cs_gimage_rule) */
-    const double *xy;      /* [n, 2] */
-    const double *chol;    /* [n, 3] */
-    const double *colour;  /* [n, channels] */
+    int rule;             /* 0 = top-K, 1 = sum (as cs_gimage_rule) */
+    const double *xy;     /* [n, 2] */
+    const double *chol;   /* [n, 3] */
+    const double *colour; /* [n, channels] */
 } ref_g2d;
 
 /* out [H, W, C], unclamped. */
