@@ -3,12 +3,15 @@
  * loss, backward, optimizer, densify), and peak memory (getrusage ru_maxrss).
  *
  *   build/bench/train DATA [--downscale K] [--iters N] [--skip S] [--threads T] [--eval]
- *                          [--points P]
+ *                          [--points P] [--checkpoint PATH]
  *
  * Trains from scratch for S + N iterations (default S = 0, N = 300) and reports the medians of
  * the last N; the count of Gaussians grows with densification, so runs that start later (S) see
  * the heavier scenes of a long training. --eval holds out views as `csplat train --eval` does;
  * --points sets the number of random initial points (default 100,000) of datasets without any.
+ * --checkpoint starts from a `csplat train --save-every` checkpoint instead (written with the
+ * same DATA, --downscale and --eval, default seed): the speed of a late, full-size scene without
+ * training up to it.
  * Targets (docs): lego --downscale 2 (400 x 400) <= 100 ms per iteration.
  */
 #include <csplat.h>
@@ -39,6 +42,7 @@ int main(int argc, char **argv) {
     const char *data = NULL;
     int downscale = 1, iters = 300, skip = 0, threads = 0, eval = 0;
     long long points = 0;
+    const char *checkpoint = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--downscale") == 0 && i + 1 < argc)
             downscale = atoi(argv[++i]);
@@ -61,7 +65,7 @@ int main(int argc, char **argv) {
     }
     if (!data || iters < 1 || skip < 0) {
         fprintf(stderr, "usage: train DATA [--downscale K] [--iters N] [--skip S] "
-                        "[--threads T] [--eval] [--points P]\n");
+                        "[--threads T] [--eval] [--points P] [--checkpoint PATH]\n");
         return 2;
     }
     cs_context *ctx;
@@ -79,6 +83,10 @@ int main(int argc, char **argv) {
     double t_init = now_s();
     cs_trainer_desc td = {.random_points = points};
     if (cs_trainer_create(ctx, ds, &td, &t) != CS_OK) {
+        fprintf(stderr, "%s\n", cs_context_last_error(ctx));
+        return 1;
+    }
+    if (checkpoint && cs_trainer_load_checkpoint(t, checkpoint) != CS_OK) {
         fprintf(stderr, "%s\n", cs_context_last_error(ctx));
         return 1;
     }
@@ -110,7 +118,8 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const char *names[6] = {"forward", "loss", "backward", "optimizer", "densify", "total"};
-    printf("iterations %d..%d: median ms per iteration\n", skip + 1, skip + iters);
+    long long first = (long long)info.iteration - iters + 1;
+    printf("iterations %lld..%lld: median ms per iteration\n", first, first + iters - 1);
     for (int k = 0; k < 6; k++) printf("  %-10s %8.2f\n", names[k], median(ms[k], iters));
     printf("  mean total %.2f ms (%.2f s per 1000 iterations), last loss %.4f, PSNR %.2f\n",
            1e3 * wall / iters, 1e3 * wall / iters, info.loss, info.psnr);
