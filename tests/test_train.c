@@ -361,6 +361,7 @@ TEST(train_cli_outputs_and_eval_agree) {
     snprintf(args, sizeof args, "train '%s/absent' -o '%s'", data, out);
     CHECK(run_cli(args, NULL) == 1);
     CHECK(run_cli("eval only-one.ply", NULL) == 2);
+    CHECK(run_cli("demo --bogus", NULL) == 2 && run_cli("demo --help", NULL) == 0);
 
     snprintf(args, sizeof args,
              "train '%s' -o '%s' --iters 30 --eval --threads 1 --random-points 300", data, out);
