@@ -301,9 +301,58 @@ cs_status cs_demo_dataset_write(cs_context *ctx, const char *dir, int train_view
                                 int size);
 
 /* ---------------------------------------------------------------------------------------------
+ * Interchange formats: Niantic SPZ, PlayCanvas SOG and compressed PLY. cs_scene_load and
+ * cs_scene_save handle them by content and extension (".spz", ".sog" bundled, "meta.json"
+ * unbundled, "lod-meta.json" level-of-detail sets (loads level 0), ".compressed.ply"); the calls
+ * below add the choices those formats offer.
+ */
+#define CS_MAX_LOD_LEVELS 32
+
+/* What a scene file's header says, without decoding the Gaussians. */
+typedef struct cs_scene_file_info {
+    cs_format format;
+    int version;       /* SPZ 1..4, SOG 2; 0 for formats without a version number */
+    char detail[160];  /* e.g. "gzip, 12 fractional bits, antialiased" */
+    int64_t count;     /* Gaussians the header declares (level 0 of a LOD set); -1 if unknown */
+    int sh_degree;     /* as declared; -1 if unknown */
+    int lod_levels;    /* levels of detail in a SOG lod-meta.json; 0 otherwise */
+    int64_t lod_counts[CS_MAX_LOD_LEVELS]; /* Gaussians per level, finest first */
+} cs_scene_file_info;
+
+/* Read a scene file's header (and a SOG's meta.json / lod-meta.json) into *out. */
+cs_status cs_scene_probe(cs_context *ctx, const char *path, cs_scene_file_info *out);
+
+/* SPZ writing options; a zeroed struct (or NULL) writes version 3, not antialiased. */
+typedef struct cs_spz_options {
+    int version;     /* 2 (8-bit xyz quaternions), 3 (smallest-three, gzip) or 4 (zstd streams) */
+    int antialiased; /* sets the header flag: the scene was trained with Mip-Splatting's filter */
+} cs_spz_options;
+
+cs_status cs_scene_save_spz(cs_context *ctx, const cs_scene *scene, const char *path,
+                            const cs_spz_options *options);
+
+/* SOG writing options; a zeroed struct (or NULL) writes as PlayCanvas splat-transform does:
+ * Morton order, 256-entry codebooks, an SH palette of up to 64K entries, 16-bit positions. */
+typedef struct cs_sog_options {
+    int sh_iterations; /* k-means iterations for the SH palette; 0 = 10 */
+    int self_organize; /* 1: lay Gaussians out by Parallel Linear Assignment Sorting so image
+                          neighbours are similar in every attribute (smaller files) */
+    float quality;     /* self_organize only: 0 = default 0.5; 0..1 trades size for fidelity
+                          (SH value precision 5..8 bits, sorting effort, positions 15/16 bits) */
+} cs_sog_options;
+
+/* Write a SOG: a bundled zip when path ends in ".sog", else meta.json plus .webp files in
+ * path's folder. Each file appears whole or not at all; meta.json is written last. */
+cs_status cs_scene_save_sog(cs_context *ctx, const cs_scene *scene, const char *path,
+                            const cs_sog_options *options);
+
+/* Load level `level` (0 = finest) of a SOG level-of-detail set (lod-meta.json). */
+cs_status cs_scene_load_lod(cs_context *ctx, const char *path, int level, cs_scene **out);
+
+/* ---------------------------------------------------------------------------------------------
  * Rendering: the exact 3DGS tile rasterizer (EWA projection, SH colour, 16x16 tiles, depth order,
- * front-to-back alpha compositing), threaded over the context's pool, AVX2+FMA when the CPU has
- * it. The renderer owns its scratch memory, which grows to the largest frame and is reused, so a
+ * front-to-back alpha compositing), threaded over the context's pool, with AVX2+FMA (and an
+ * AVX-512 compositing kernel) when the CPU has them. The renderer owns its scratch memory, which grows to the largest frame and is reused, so a
  * warm renderer does not allocate per frame. One renderer per thread of use.
  *
  *     cs_renderer *r;
@@ -325,8 +374,9 @@ cs_status cs_demo_dataset_write(cs_context *ctx, const char *dir, int train_view
 typedef struct cs_renderer cs_renderer;
 
 typedef struct cs_renderer_desc {
-    /* Non-zero: use the portable scalar kernels even when the CPU has AVX2+FMA. The environment
-     * variable CSPLAT_SCALAR=1, read at creation, does the same. */
+    /* Non-zero: use the portable scalar kernels even when the CPU has SIMD. The environment
+     * variable CSPLAT_SCALAR=1, read at creation, does the same; CSPLAT_SIMD=avx2 caps the
+     * kernels at AVX2 on a CPU with AVX-512. */
     int force_scalar;
 } cs_renderer_desc;
 
@@ -350,7 +400,8 @@ typedef struct cs_render_stats {
     int64_t visible;         /* past the near plane and touching at least one tile */
     int64_t intersections;   /* (tile, Gaussian) pairs rasterized */
     int threads;             /* threads of the context */
-    int simd;                /* 1 when the AVX2+FMA kernels ran, 0 for the scalar ones */
+    int simd;                /* kernels: 0 scalar, 1 AVX2+FMA, 2 AVX2 with the AVX-512 raster */
+    const char *backend;     /* "cpu", "cpu-avx2", "cpu-avx512" (static storage) */
 } cs_render_stats;
 
 /* desc may be NULL (defaults). */
@@ -452,14 +503,16 @@ cs_status cs_gsi_options_bits(cs_context *ctx, const cs_gsi_options *opt, int wi
 
 typedef struct cs_gimage_fit_desc {
     int64_t count;        /* Gaussian budget; 0 = 10000. Clamped to the pixel count (warning). */
-    int iters;            /* maximum iterations; 0 = 2000 */
+    int iters;            /* maximum iterations; 0 = 600 */
     cs_gimage_rule rule;
     cs_gimage_loss loss;
     float init_fraction;  /* share of the budget placed at the start; 0 = 0.7 */
     int add_interval;     /* iterations between refinements; 0 = iters / 10 (at least 25) */
-    float gradient_share; /* share of initial positions sampled by gradient magnitude; 0 = 0.8 */
+    float gradient_share; /* share of initial positions sampled by gradient magnitude; 0 = 0.8,
+                             negative = none (all uniform) */
     int plateau;          /* 0: stop when the loss stops improving; -1: never stop early */
-    uint64_t seed;        /* random placement; same seed, same thread count: same result */
+    uint64_t seed;        /* random placement; the same seed gives the same bits, whatever the
+                             thread count */
     /* Quantization-aware fine-tune: when finetune_iters > 0, after fitting run that many Adam
      * steps with quantize-dequantize at the bit depths of quant (straight-through gradients);
      * cs_gimage_save with the same depths then stores exactly the fine-tuned values. */
@@ -493,8 +546,10 @@ typedef struct cs_gimage_render_desc {
 } cs_gimage_render_desc;
 
 /* Render at any size. Scaling maps output pixel centres onto the fitted image; when an axis
- * shrinks by s < 1 each Gaussian is widened by the output pixel's footprint (variance
- * (1/s^2 - 1)/12 source pixels^2) so the result is the area average, without aliasing.
+ * shrinks by s < 1 each Gaussian is widened by the output pixel's footprint (a Gaussian filter
+ * of the variance of the output pixel's box, less the source pixel's own: (1/s^2 - 1)/12 source
+ * pixels^2) and keeps its integral, so detail finer than the output's pixels averages out
+ * instead of aliasing. Values are clamped to [0, 1] (NaN from non-finite parameters to 0).
  * *out is allocated here (free with cs_image_free); its channels are the image's. */
 cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_render_desc *desc,
                            cs_image *out);

@@ -11,14 +11,15 @@
  * reference's. The ellipse is tighter than the square for low opacities and elongated splats,
  * which is where most of the saving is; a splat with o < 1/255 goes nowhere.
  *
- * The tiles are those of the ellipse's bounding box (pixel centres within its half extents),
- * and when that box spans at least 2 x 2 tiles, each tile row is narrowed exactly: the ellipse
- * q <= k restricted to the row's band of pixel-centre heights is convex, its x extent is
- * [x_min, x_max] with each end taken at the band height closest to the ellipse's leftmost or
- * rightmost point, and the pixel columns whose centres fall in it give the tile columns. The
- * geometry runs in double from the float conic, with 0.01 px of slack on every side, so rounding
- * can only add tiles, never drop one. The same pass stores the bounding box's pixels in the
- * splat for the rasterizer's clipping.
+ * The projection already narrowed each splat's rectangle to the tiles of the ellipse's bounding
+ * box (cs_support_box, which also gives the rasterizer its pixel box). When that still spans at
+ * least 3 x 3 tiles, each tile row is narrowed here exactly: the ellipse q <= k restricted to the
+ * row's band of pixel-centre heights is convex, its x extent is [x_min, x_max] with each end
+ * taken at the band height closest to the ellipse's leftmost or rightmost point, and the pixel
+ * columns whose centres fall in it give the tile columns. (Smaller boxes keep all their tiles:
+ * the refinement costs more than the corner tiles it would save.) The geometry runs in double
+ * from the float conic, with CS_SUPPORT_SLACK (0.01 px) on every side, so rounding can only add
+ * tiles, never drop one.
  *
  * Ordering. Splats are visited in depth order (sort.c), split into fixed slices of that order.
  * Pass 1 counts per slice and tile; the counts are prefix-summed tile-major, slice-minor into
@@ -33,94 +34,26 @@
 
 #include <math.h>
 
-#define BIN_SLACK 0.01 /* px added to every bound; only ever adds pixels to a splat's support */
 
-/* ceil(x) and floor(x) clamped to [0, hi], without libm calls (NaN gives 0). */
-static inline int ceil_clamped(double x, int hi) {
-    if (!(x > 0)) return 0;
-    if (x >= hi) return hi;
-    int i = (int)x;
-    return i < x ? i + 1 : i;
-}
-static inline int floor_clamped(double x, int hi) {
-    if (!(x > 0)) return 0;
-    return x >= hi ? hi : (int)x;
-}
-
-/* Pixels [*i0, *i1] of [0, pixels) whose centres i + 0.5 lie in [lo, hi] (slack added). false
- * when none. */
-static inline bool pixel_range(double lo, double hi, int pixels, int *i0, int *i1) {
-    lo -= 0.5 + BIN_SLACK;
-    hi -= 0.5 - BIN_SLACK;
-    if (hi < 0 || lo > pixels - 1) return false;
-    *i0 = ceil_clamped(lo, pixels - 1);
-    *i1 = floor_clamped(hi, pixels - 1);
-    return *i0 <= *i1;
-}
-
-/* Tiles [*t0, *t1) holding pixels [i0, i1], intersected with [r0, r1). false when empty. */
-static inline bool tile_range(int i0, int i1, int r0, int r1, int *t0, int *t1) {
-    *t0 = i0 / CS_TILE > r0 ? i0 / CS_TILE : r0;
-    *t1 = i1 / CS_TILE + 1 < r1 ? i1 / CS_TILE + 1 : r1;
-    return *t0 < *t1;
-}
-
-/* Count pass, per splat: store the pixel box of the support's bounding box and replace the
- * reference rectangle by the tiles of that box within it. false: the splat reaches no tile. */
-static bool support_box(const cs_view *view, cs_splat *s) {
-    double k = s->support;
-    double a = s->conic[0], b = s->conic[1], c = s->conic[2], det = a * c - b * b;
-    int i0, i1, j0, j1, tx0, tx1, ty0, ty1;
-    if (!(k > 0)) return false;
-    if (!(a > 0 && c > 0 && det > 0)) {
-        /* Not positive definite after rounding: q can be <= 0 far away. Keep every pixel of the
-         * rectangle and let the compositing rule decide per pixel. */
-        i0 = s->rect[0] * CS_TILE;
-        i1 = s->rect[1] * CS_TILE - 1;
-        j0 = s->rect[2] * CS_TILE;
-        j1 = s->rect[3] * CS_TILE - 1;
-        i1 = i1 < view->width - 1 ? i1 : view->width - 1;
-        j1 = j1 < view->height - 1 ? j1 : view->height - 1;
-    } else {
-        double ex = sqrt(k * c / det), ey = sqrt(k * a / det), u = s->x, v = s->y;
-        if (!pixel_range(u - ex, u + ex, view->width, &i0, &i1) ||
-            !pixel_range(v - ey, v + ey, view->height, &j0, &j1))
-            return false;
-    }
-    if (!tile_range(i0, i1, s->rect[0], s->rect[1], &tx0, &tx1) ||
-        !tile_range(j0, j1, s->rect[2], s->rect[3], &ty0, &ty1))
-        return false;
-    s->box[0] = (uint16_t)i0;
-    s->box[1] = (uint16_t)i1;
-    s->box[2] = (uint16_t)j0;
-    s->box[3] = (uint16_t)j1;
-    s->rect[0] = (uint16_t)tx0;
-    s->rect[1] = (uint16_t)tx1;
-    s->rect[2] = (uint16_t)ty0;
-    s->rect[3] = (uint16_t)ty1;
-    return true;
-}
-
-/* Row-by-row refinement of a splat whose box spans at least 2 x 2 tiles (a box one tile wide or
- * high is exact already; larger ones can skip corner tiles). */
+/* Row-by-row refinement of a splat whose box spans at least 3 x 3 tiles. */
 typedef struct ellipse {
     double u, v, a, b, k, det, ey, ey_r; /* centre, conic a b, bound, a c - b^2, half height,
                                             height of the rightmost point */
 } ellipse;
 
 static bool needs_rows(const cs_splat *s) {
-    double a = s->conic[0], b = s->conic[1], c = s->conic[2];
+    double a = (double)s->conic[0], b = (double)s->conic[1], c = (double)s->conic[2];
     return s->rect[1] - s->rect[0] > 2 && s->rect[3] - s->rect[2] > 2 && a > 0 && c > 0 &&
            a * c - b * b > 0;
 }
 
 static void ellipse_init(const cs_splat *s, ellipse *e) {
-    double a = s->conic[0], b = s->conic[1], c = s->conic[2];
-    e->u = s->x;
-    e->v = s->y;
+    double a = (double)s->conic[0], b = (double)s->conic[1], c = (double)s->conic[2];
+    e->u = (double)s->x;
+    e->v = (double)s->y;
     e->a = a;
     e->b = b;
-    e->k = s->support;
+    e->k = (double)s->support;
     e->det = a * c - b * b;
     e->ey = sqrt(e->k * a / e->det);
     e->ey_r = -b * sqrt(e->k * c / e->det) / c; /* dq/dy = 0 at the rightmost point */
@@ -136,7 +69,7 @@ static bool row_span(const cs_view *view, const cs_splat *s, const ellipse *e, i
     int j0 = ty * CS_TILE;
     int j1 = j0 + CS_TILE < view->height ? j0 + CS_TILE : view->height; /* rows [j0, j1) */
     /* Heights of the row band's pixel centres relative to the centre, with slack. */
-    double lo = j0 + 0.5 - e->v - BIN_SLACK, hi = j1 - 0.5 - e->v + BIN_SLACK;
+    double lo = j0 + 0.5 - e->v - CS_SUPPORT_SLACK, hi = j1 - 0.5 - e->v + CS_SUPPORT_SLACK;
     if (hi < -e->ey || lo > e->ey) return false;
     /* Over the band, x_max(y) = (-b y + sqrt(a k - det y^2)) / a is concave with its maximum
      * at ey_r, so its largest value is at ey_r clamped to the band; x_min likewise at -ey_r. */
@@ -145,8 +78,10 @@ static bool row_span(const cs_view *view, const cs_splat *s, const ellipse *e, i
     double xmax = (-e->b * yr + sqrt(sr > 0 ? sr : 0)) / e->a;
     double xmin = (-e->b * yl - sqrt(sl > 0 ? sl : 0)) / e->a;
     int i0, i1;
-    return pixel_range(e->u + xmin, e->u + xmax, view->width, &i0, &i1) &&
-           tile_range(i0, i1, s->rect[0], s->rect[1], x0, x1);
+    if (!cs_pixel_range(e->u + xmin, e->u + xmax, view->width, &i0, &i1)) return false;
+    *x0 = i0 / CS_TILE > s->rect[0] ? i0 / CS_TILE : s->rect[0];
+    *x1 = i1 / CS_TILE + 1 < s->rect[1] ? i1 / CS_TILE + 1 : s->rect[1];
+    return *x0 < *x1;
 }
 
 /* Depth order visits splats all over memory; fetching ahead hides most of the misses. */
@@ -190,13 +125,7 @@ static void count_task(void *user, int64_t c, int64_t c_end, int worker) {
     int64_t begin = a->visible * c / a->chunks, end = a->visible * (c + 1) / a->chunks;
     for (int64_t i = begin; i < end; i++) {
         if (i + 16 < end) prefetch(&a->splats[a->order[i + 16]]);
-        cs_splat *s = &a->splats[a->order[i]];
-        if (!support_box(view, s)) {
-            s->rect[1] = s->rect[0]; /* empty: the fill pass skips it */
-            s->box[0] = 1;           /* and the rasterizer, should it meet it */
-            s->box[1] = 0;
-            continue;
-        }
+        const cs_splat *s = &a->splats[a->order[i]];
 #define COUNT(tx, ty) counts[(int64_t)(ty) * view->tiles_x + (tx)]++
         FOR_EACH_TILE(view, s, COUNT);
 #undef COUNT

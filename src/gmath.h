@@ -2,8 +2,8 @@
  * gmath.h - per-Gaussian math of 3D Gaussian splatting, shared by every backend: quaternion to
  * rotation, 3D covariance from scale and rotation, the EWA projection to a 2D covariance with the
  * reference rasterizer's clamped Jacobian and 0.3 px^2 dilation, its inverse (the conic), the
- * screen radius, the reference tile rectangle, the alpha support ellipse, and the real spherical
- * harmonics basis of degrees 0..3.
+ * screen radius, the reference tile rectangle, the alpha support ellipse and its pixel box, and
+ * the real spherical harmonics basis of degrees 0..3.
  *
  * Everything is static inline, float32, and compiles both as C11 and as CUDA C++ (CS_HD adds
  * __host__ __device__), so the CPU and GPU backends cannot drift apart. The backward pass adds a
@@ -195,6 +195,67 @@ CS_HD void cs_tile_rect(float u, float v, float r, int tiles_x, int tiles_y, int
  * nothing (o < 1/255). */
 CS_HD float cs_alpha_support(float opacity) {
     return 2.0f * logf(255.0f * opacity) + 1e-3f;
+}
+
+/* Slack (px) added to every bound of a support box: rounding can only add pixels. */
+#define CS_SUPPORT_SLACK 0.01
+
+/* Pixels [*i0, *i1] of [0, n) whose centres i + 0.5 lie in [lo, hi] widened by the slack;
+ * false when none. ceil/floor by hand (libm calls without SSE4.1); NaN gives false. */
+CS_HD int cs_pixel_range(double lo, double hi, int n, int *i0, int *i1) {
+    lo -= 0.5 + CS_SUPPORT_SLACK;
+    hi -= 0.5 - CS_SUPPORT_SLACK;
+    if (!(hi >= 0) || !(lo <= n - 1)) return 0;
+    int a = 0, b = n - 1;
+    if (lo > 0) {
+        a = (int)lo;
+        a += a < lo;
+    }
+    if (hi < n - 1) b = (int)hi;
+    *i0 = a;
+    *i1 = b;
+    return a <= b;
+}
+
+/* The support box of a projected splat: the pixels whose centres lie in the bounding box of its
+ * ellipse d^T conic d <= support (cs_alpha_support), as box = [i0, i1] x [j0, j1], and rect (the
+ * reference tile rectangle [x0, x1) x [y0, y1) on input) narrowed to the tiles holding them.
+ * Returns 0 when no pixel can be drawn (then box and rect are left alone). Half extents are
+ * sqrt(c support / det) and sqrt(a support / det), computed in double from the float conic
+ * (whose own ellipse the rasterizer evaluates: an ill-conditioned conic's determinant loses
+ * digits in float). A conic that is not positive definite after rounding keeps the whole
+ * rectangle, and the compositing rule decides per pixel. */
+CS_HD int cs_support_box(float x, float y, const float conic[3], float support, int width,
+                         int height, int rect[4], int box[4]) {
+    double k = (double)support, a = (double)conic[0], b = (double)conic[1];
+    double c = (double)conic[2], det = a * c - b * b;
+    int i0, i1, j0, j1;
+    if (!(k > 0)) return 0;
+    if (!(a > 0 && c > 0 && det > 0)) {
+        i0 = rect[0] * CS_TILE;
+        i1 = rect[1] * CS_TILE - 1 < width - 1 ? rect[1] * CS_TILE - 1 : width - 1;
+        j0 = rect[2] * CS_TILE;
+        j1 = rect[3] * CS_TILE - 1 < height - 1 ? rect[3] * CS_TILE - 1 : height - 1;
+    } else {
+        double r = k / det, ex = sqrt(c * r), ey = sqrt(a * r), u = (double)x, v = (double)y;
+        if (!cs_pixel_range(u - ex, u + ex, width, &i0, &i1) ||
+            !cs_pixel_range(v - ey, v + ey, height, &j0, &j1))
+            return 0;
+    }
+    int tx0 = i0 / CS_TILE > rect[0] ? i0 / CS_TILE : rect[0];
+    int tx1 = i1 / CS_TILE + 1 < rect[1] ? i1 / CS_TILE + 1 : rect[1];
+    int ty0 = j0 / CS_TILE > rect[2] ? j0 / CS_TILE : rect[2];
+    int ty1 = j1 / CS_TILE + 1 < rect[3] ? j1 / CS_TILE + 1 : rect[3];
+    if (tx0 >= tx1 || ty0 >= ty1) return 0;
+    box[0] = i0;
+    box[1] = i1;
+    box[2] = j0;
+    box[3] = j1;
+    rect[0] = tx0;
+    rect[1] = tx1;
+    rect[2] = ty0;
+    rect[3] = ty1;
+    return 1;
 }
 
 /* Number of SH coefficients per channel of degree d. */

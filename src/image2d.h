@@ -8,18 +8,24 @@
  * factor L = [[exp(c0), 0], [c1, exp(c2)]], Sigma = L L^T, and a colour c_i (C = 1 or 3). The
  * renderer works in *output* pixels: for a render of scale (sx, sy) the Gaussian becomes
  *     mu' = S mu,   Sigma' = S Sigma S + F,   amplitude a = sqrt(det(S Sigma S) / det Sigma'),
- * with S = diag(sx, sy) and F = diag(fx, fy) the footprint of one output pixel (io: a box of one
- * output pixel has variance 1/12 in output pixels; the fitted image already holds its own
- * source-pixel box of 1/12 source pixels^2 = sx^2/12 output pixels^2, so the filter still missing
- * is f = (1 - sx^2) / 12 when sx < 1 and 0 otherwise: variances of convolved boxes add). The
- * amplitude keeps the Gaussian's integral, so widening blurs instead of brightening.
+ * with S = diag(sx, sy) and F = diag(fx, fy) the footprint of one output pixel. An output pixel
+ * should be the average of the image over its area, a box of width 1 output pixel, whose
+ * variance is 1/12 output pixels^2; the fitted image already holds the average over its own
+ * source pixels, a box of variance 1/12 source pixels^2 = sx^2/12 output pixels^2; variances of
+ * convolved filters add, so the filter still missing has variance f = (1 - sx^2) / 12 when
+ * sx < 1 (0 when upscaling), and it is applied as a Gaussian of that variance, which convolves
+ * into Sigma' exactly. The amplitude keeps each Gaussian's integral, so widening blurs instead
+ * of brightening. (tests/test_image2d.c checks that stripes above the output's Nyquist rate
+ * average out at 1/4 scale where point sampling aliases.)
  * At an output pixel centre p the weight is
  *     q = d^T Sigma'^-1 d,  d = p - mu',   w = a exp(-q/2) if q <= 9 else 0   (3-sigma cut-off),
  * held in "conic" form Sigma'^-1 = [[ca, cb], [cb, cc]], q = ca dx^2 + 2 cb dx dy + cc dy^2.
  * The same cut-off (q <= 9, tested on the float q) is used by forward, backward and the float64
  * reference, so tiling never changes a result: a Gaussian is binned to every 16x16 tile its
  * axis-aligned 3-sigma box (half sizes 3 sqrt(Sigma'_xx), 3 sqrt(Sigma'_yy), plus one pixel of
- * margin against rounding) touches, which covers its whole q <= 9 ellipse.
+ * margin against rounding) touches, which covers its whole q <= 9 ellipse. Binning is exact per
+ * row of tiles: a tile is listed only when the ellipse's x extent over that tile row (through
+ * the ellipse's extreme points, or the band's nearer edge) reaches it.
  *
  * Rules: TOPK keeps each pixel's K = 10 largest weights (ties keep the lower index) and outputs
  * sum(w c) / (sum(w) + eps); SUM outputs sum(w c) over every Gaussian. Per pixel, Gaussians are
@@ -118,6 +124,13 @@ typedef struct cs__g2d_cull {
     float gx, gy, slope, inv_syy, cvar, margin;
 } cs__g2d_cull;
 
+/* Per Gaussian, in double, for the exact binning (cs__g2d_bin): centre, x and y half extents of
+ * the q <= 9 ellipse (3 sqrt(Sxx), 3 sqrt(Syy)), and dy_r = 3 Sxy / sqrt(Sxx), the row offset
+ * of its rightmost point (the leftmost is at -dy_r). */
+typedef struct cs__g2d_shape {
+    double gx, gy, rx, ry, dy_r, slope, inv_syy, cvar;
+} cs__g2d_shape;
+
 typedef struct cs__g2d_frame {
     /* window and model */
     int width, height, ox, oy, channels;
@@ -131,6 +144,7 @@ typedef struct cs__g2d_frame {
     int32_t *box;              /* [N,4] pixel box x0, y0, x1, y1 inclusive, absolute output px */
     int32_t *rect;             /* [N,4] tile rect tx0, ty0, tx1, ty1 (exclusive), window tiles */
     cs__g2d_cull *cull;        /* [N] */
+    cs__g2d_shape *shape;      /* [N] */
     const float *colour;       /* [N,C] borrowed */
     /* bins */
     int64_t *inst_off;         /* [N+1] Gaussian-major instance offsets */
@@ -139,9 +153,21 @@ typedef struct cs__g2d_frame {
     int32_t *tile_gauss;       /* [n_inst] Gaussian ids, ascending within a tile */
     int32_t *inst_pos;         /* [n_inst] Gaussian-major instance -> tile-major position */
     int64_t *cursor;           /* [T] scratch of the scatter */
+    /* per-worker scratch of the AVX2 tile kernel, sized by the longest tile list (bin) */
+    int64_t max_list;
+    float *kscratch;
+    size_t kscratch_floats;    /* per worker */
+    int kscratch_workers;
     /* capacities */
     int64_t cap_gauss, cap_inst, cap_tiles;
+    size_t cap_kscratch;
 } cs__g2d_frame;
+
+/* Floats of AVX2 kernel scratch per worker for tile lists of up to n Gaussians. */
+static inline size_t cs__g2d_kscratch_floats(int64_t n) {
+    size_t stride = ((size_t)n + 7) / 8 * 8 + 24;
+    return 23 * stride + 64;
+}
 
 /* What the backward pass needs of a top-K forward, per window pixel [height * width]: the
  * selection threshold max(kw[K-1], smallest positive float) as float bits, the tie quota
@@ -162,18 +188,23 @@ cs_status cs__g2d_prepare(cs_context *ctx, cs__g2d_frame *f, const cs_gimage_par
 /* Bin prepared Gaussians into tiles (fills inst_off, tile_off, tile_gauss, inst_pos). */
 cs_status cs__g2d_bin(cs_context *ctx, cs__g2d_frame *f);
 /* Render every tile of the window into out [height, width, C] (threaded); for TOPK, sel (may be
- * NULL) receives the per-pixel selection for the backward pass. */
+ * NULL) receives the per-pixel selection for the backward pass. ctx must be the context (thread
+ * count) the frame was binned with. */
 void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out, const cs__g2d_sel *sel);
 
 /* One tile's forward: writes the tile's pixels of out (when non-NULL, row stride = window width)
- * and of sel (when non-NULL, TOPK). */
+ * and of sel (when non-NULL, TOPK). scratch: the worker's kscratch (used by the AVX2 kernel). */
 typedef void (*cs__g2d_tile_fn)(const cs__g2d_frame *f, int tile, float *out,
-                                const cs__g2d_sel *sel);
+                                const cs__g2d_sel *sel, float *scratch);
 /* The kernel in use: AVX2 when the CPU has it and CSPLAT_SCALAR is not 1, else scalar. */
 cs__g2d_tile_fn cs__g2d_tile_kernel(void);
-void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel);
-/* Defined in cpu/image2d_avx2.c; call only when the CPU has AVX2 and FMA. */
-void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel);
+void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel,
+                         float *scratch);
+/* Defined in cpu/image2d_avx2.c; call only when the CPU has AVX2 and FMA, after
+ * cs__g2d_avx2_init() (cs__g2d_tile_kernel does both). */
+void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel,
+                       float *scratch);
+void cs__g2d_avx2_init(void);
 bool cs__cpu_has_avx2(void);
 /* Test hook: force the scalar kernels (1), the best ones (0), or follow CSPLAT_SCALAR (-1). */
 void cs__g2d_force_scalar(int mode);

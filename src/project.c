@@ -9,6 +9,11 @@
  *   conic = cov2D^-1; radius = ceil(3 sqrt(lambda_max)); cull when the tile rectangle is empty;
  *   mean2D = (fx X/Z + cx, fy Y/Z + cy).
  *
+ * Then the part of the reference's rule that decides which pixels a splat can change (see
+ * bin.c): the pixel box of its alpha >= 1/255 ellipse, and the rectangle narrowed to it
+ * (cs_support_box). A splat that can draw nothing keeps its radius (the reference counts it as
+ * visible) but gets an empty rectangle.
+ *
  * Beyond the reference: Gaussians whose projected values are not finite (NaN/Inf parameters, or
  * an overflowing covariance) are culled instead of poisoning every pixel they would touch.
  *
@@ -76,7 +81,20 @@ static void project_one(const cs_project_args *a, int64_t i, cs_splat *s) {
     s->support = cs_alpha_support(s->opacity);
     s->depth = pv[2];
     s->radius = (int32_t)cs_minf(radius, (float)(1 << 30));
-    for (int k = 0; k < 4; k++) s->rect[k] = (uint16_t)rect[k];
+    cs__splat_support(v, s, rect);
+}
+
+void cs__splat_support(const cs_view *v, cs_splat *s, int rect[4]) {
+    int box[4];
+    if (!cs_support_box(s->x, s->y, s->conic, s->support, v->width, v->height, rect, box)) {
+        rect[1] = rect[0]; /* draws no pixel: bin lists it nowhere */
+        box[0] = 1;
+        box[1] = box[2] = box[3] = 0;
+    }
+    for (int k = 0; k < 4; k++) {
+        s->rect[k] = (uint16_t)rect[k];
+        s->box[k] = (uint16_t)box[k];
+    }
 }
 
 void cs__project_range(const cs_project_args *a, int64_t begin, int64_t end) {

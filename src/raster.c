@@ -45,19 +45,28 @@ void cs__tile_begin(const cs_raster_args *a, int64_t tile, cs_tile_state *st) {
 
 void cs__tile_end(const cs_raster_args *a, const cs_tile_state *st) {
     const cs_view *v = a->view;
+    /* One loop per output, so each is a plain (vectorizable) copy. */
     for (int j = 0; j < st->h; j++) {
-        size_t row = (size_t)(st->y0 + j) * (size_t)v->width + (size_t)st->x0;
-        for (int i = 0; i < st->w; i++) {
-            int p = j * CS_TILE + i;
-            size_t o = row + (size_t)i;
-            float t = st->t[p];
-            if (a->rgb)
-                for (int ch = 0; ch < 3; ch++)
-                    a->rgb[3 * o + (size_t)ch] = st->c[ch][p] + t * a->background[ch];
-            if (a->alpha) a->alpha[o] = 1.0f - t;
-            if (a->depth) a->depth[o] = st->wsum[p] > 0.0f ? st->d[p] / st->wsum[p] : 0.0f;
-            a->final_t[o] = t;
-            a->n_contrib[o] = st->last[p];
+        size_t o = (size_t)(st->y0 + j) * (size_t)v->width + (size_t)st->x0;
+        const float *t = st->t + j * CS_TILE;
+        for (int i = 0; i < st->w; i++) a->final_t[o + (size_t)i] = t[i];
+        for (int i = 0; i < st->w; i++) a->n_contrib[o + (size_t)i] = st->last[j * CS_TILE + i];
+        if (a->rgb) {
+            float *rgb = a->rgb + 3 * o;
+            const float *r = st->c[0] + j * CS_TILE, *g = st->c[1] + j * CS_TILE;
+            const float *b = st->c[2] + j * CS_TILE, *bg = a->background;
+            for (int i = 0; i < st->w; i++) {
+                rgb[3 * i] = r[i] + t[i] * bg[0];
+                rgb[3 * i + 1] = g[i] + t[i] * bg[1];
+                rgb[3 * i + 2] = b[i] + t[i] * bg[2];
+            }
+        }
+        if (a->alpha)
+            for (int i = 0; i < st->w; i++) a->alpha[o + (size_t)i] = 1.0f - t[i];
+        if (a->depth) {
+            const float *d = st->d + j * CS_TILE, *w = st->wsum + j * CS_TILE;
+            for (int i = 0; i < st->w; i++)
+                a->depth[o + (size_t)i] = w[i] > 0.0f ? d[i] / w[i] : 0.0f;
         }
     }
 }

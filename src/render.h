@@ -39,12 +39,13 @@ typedef struct cs_splat {
     float opacity;     /* sigmoid(logit) */
     float rgb[3];      /* max(0, SH(dir) + 0.5) (sh stage) */
     float depth;       /* view-space z */
-    uint16_t box[4];   /* bin: pixels i0, i1, j0, j1 (inclusive, within the image) whose centres
+    uint16_t box[4];   /* pixels i0, i1, j0, j1 (inclusive, within the image) whose centres
                           lie in the bounding box of the alpha >= 1/255 ellipse; i0 > i1 when
                           none. The rasterizer evaluates the splat only there. */
     int32_t radius;    /* ceil(3 sqrt(lambda_max)), capped at 2^30; 0 = culled */
-    uint16_t rect[4];  /* tiles x0, x1, y0, y1 ([x0, x1) x [y0, y1)): project writes the
-                          reference's rectangle, bin narrows it to the support's bounding box */
+    uint16_t rect[4];  /* tiles x0, x1, y0, y1 ([x0, x1) x [y0, y1)): the reference's rectangle
+                          narrowed to the tiles of box (cs_support_box); empty (x0 == x1) when
+                          the splat can draw nothing */
     float support;     /* cs_alpha_support(opacity): q = d^T conic d <= support can draw */
 } cs_splat;
 
@@ -66,7 +67,7 @@ typedef struct cs_project_args {
     const float *quats;      /* [N, 4] w, x, y, z */
     const float *opacities;  /* [N] logits */
     float scale_modifier;
-    cs_splat *splats;        /* [N] out: every field but rgb and box */
+    cs_splat *splats;        /* [N] out: every field but rgb */
 } cs_project_args;
 
 typedef struct cs_sh_args {
@@ -96,7 +97,7 @@ typedef struct cs_sort_args {
 
 typedef struct cs_bin_args {
     const cs_view *view;
-    cs_splat *splats;       /* [N] in: projection; out (count): box, rect narrowed */
+    const cs_splat *splats; /* [N] */
     const uint32_t *order;  /* [V] depth order */
     int64_t visible;        /* V */
     int chunks;             /* parallel slices of order; the result does not depend on it */
@@ -121,17 +122,17 @@ typedef struct cs_raster_args {
 } cs_raster_args;
 
 /* Per-pixel compositing state of one 16 x 16 tile, row-major, shared by the scalar and SIMD tile
- * kernels (raster.c, cpu/raster_avx2.c); 8 KB, kept on the worker's stack. Pixels outside the
- * image start done. */
+ * kernels (raster.c, cpu/raster_avx2.c, cpu/raster_avx512.c); 8 KB, kept on the worker's stack,
+ * rows 64-byte aligned. Pixels outside the image start done. */
 typedef struct cs_tile_state {
     int x0, y0, w, h;          /* the tile's first pixel and size within the image */
     int alive;                 /* pixels not yet done */
-    _Alignas(32) float t[CS_TILE * CS_TILE];       /* transmittance T */
-    _Alignas(32) float c[3][CS_TILE * CS_TILE];    /* accumulated colour, per channel */
-    _Alignas(32) float d[CS_TILE * CS_TILE];       /* accumulated alpha T z */
-    _Alignas(32) float wsum[CS_TILE * CS_TILE];    /* accumulated alpha T */
-    _Alignas(32) uint32_t last[CS_TILE * CS_TILE]; /* 1 + list position of the last drawn */
-    _Alignas(32) uint32_t done[CS_TILE * CS_TILE]; /* 0, or all ones once T would pass 1e-4 */
+    _Alignas(64) float t[CS_TILE * CS_TILE];       /* transmittance T */
+    _Alignas(64) float c[3][CS_TILE * CS_TILE];    /* accumulated colour, per channel */
+    _Alignas(64) float d[CS_TILE * CS_TILE];       /* accumulated alpha T z */
+    _Alignas(64) float wsum[CS_TILE * CS_TILE];    /* accumulated alpha T */
+    _Alignas(64) uint32_t last[CS_TILE * CS_TILE]; /* 1 + list position of the last drawn */
+    _Alignas(64) uint32_t done[CS_TILE * CS_TILE]; /* 0, or all ones once T would pass 1e-4 */
 } cs_tile_state;
 
 /* The splat's pixel box clipped to the tile, as tile-local [*i0, *i1] x [*j0, *j1]; false when
@@ -181,10 +182,20 @@ typedef struct cs_render_frame {
 
 void cs__renderer_frame(const cs_renderer *renderer, cs_render_frame *out);
 
-/* The CPU backend: with AVX2+FMA kernels when simd and the CPU has them, else scalar. */
-const cs_render_backend *cs__render_backend_cpu(bool simd);
-/* True when the running CPU has AVX2 and FMA. */
+/* CPU kernel sets, in order of preference. */
+typedef enum cs_simd_level {
+    CS_SIMD_SCALAR, /* portable C */
+    CS_SIMD_AVX2,   /* AVX2+FMA projection, SH and raster */
+    CS_SIMD_AVX512  /* as AVX2, with the AVX-512 raster kernel */
+} cs_simd_level;
+
+/* The CPU backend with the best kernels the running CPU has, up to max_level. */
+const cs_render_backend *cs__render_backend_cpu(cs_simd_level max_level);
+/* True when the running CPU has AVX2 and FMA; AVX-512 F/BW/DQ/VL (and FMA). */
 bool cs__cpu_has_avx2_fma(void);
+bool cs__cpu_has_avx512(void);
+/* Make r use this backend from its next render on (tests and benchmarks compare paths). */
+void cs__renderer_set_backend(cs_renderer *r, const cs_render_backend *backend);
 
 /* Derive the stage camera from a public one (tile grid, clamp limits, centre). */
 void cs__view_init(cs_view *view, const cs_camera *cam);
@@ -196,6 +207,8 @@ typedef void (*cs_sh_kernel)(const cs_sh_args *a, int64_t begin, int64_t end);
 typedef void (*cs_raster_kernel)(const cs_raster_args *a, int64_t tile);
 
 void cs__project_cpu(cs_context *ctx, const cs_project_args *a, cs_project_kernel kernel);
+/* The last step of projection for a splat with its reference rectangle: support, box, rect. */
+void cs__splat_support(const cs_view *v, cs_splat *s, int rect[4]);
 void cs__project_range(const cs_project_args *a, int64_t begin, int64_t end);
 void cs__project_range_avx2(const cs_project_args *a, int64_t begin, int64_t end);
 
@@ -210,6 +223,7 @@ void cs__bin_fill_cpu(cs_context *ctx, cs_bin_args *a);
 void cs__raster_cpu(cs_context *ctx, const cs_raster_args *a, cs_raster_kernel kernel);
 void cs__raster_tile(const cs_raster_args *a, int64_t tile);
 void cs__raster_tile_avx2(const cs_raster_args *a, int64_t tile);
+void cs__raster_tile_avx512(const cs_raster_args *a, int64_t tile);
 
 /* ---- For the backward pass (train_render.c, backward branch): a renderer keeps the backward's
  * scratch next to the forward's, so a warm training loop does not allocate. ---- */

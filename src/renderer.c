@@ -11,20 +11,32 @@
  * Limits: N < 2^31 Gaussians (indices are uint32), images up to 32768 x 32768 (tile rectangles
  * are uint16), M any int64 count that fits memory.
  */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
+#endif
 #include "render.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #define MAX_SIDE 32768
 
 typedef struct scratch {
     void *raw; /* from cs__malloc */
-    void *p;   /* raw aligned up to 64 bytes */
+    void *p;   /* raw aligned up to 64 bytes, or 2 MB for large buffers */
     size_t bytes;
 } scratch;
+
+/* Buffers from this size on are 2 MB aligned and asked for transparent huge pages: the splats
+ * are read in depth order, all over memory, and with 4 KB pages nearly every record would cost a
+ * TLB miss (a quarter of the compositing time on a 1M-Gaussian scene). */
+#define HUGE_BYTES ((size_t)8 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
 
 struct cs_renderer {
     cs_context *ctx;
@@ -52,15 +64,19 @@ static cs_status scratch_grow(cs_context *ctx, scratch *s, int64_t count, size_t
     if (s->p && need <= s->bytes) return CS_OK;
     want = need;
     if (headroom && !cs__add_size(need, need / 4, &want)) want = need;
-    size_t alloc;
-    if (!cs__add_size(want, 63, &alloc))
+    size_t align = want >= HUGE_BYTES ? HUGE_ALIGN : 64, alloc;
+    if (!cs__add_size(want, align - 1, &alloc))
         return cs__error(ctx, CS_ERR_NOMEM, "renderer: %s: %zu bytes overflow", what, want);
     void *raw = cs__malloc(alloc);
     if (!raw) return cs__alloc_error(ctx, what, alloc);
     cs__free(s->raw);
     s->raw = raw;
-    s->p = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    s->p = (void *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
     s->bytes = want;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    /* A hint: failure (no THP support) only costs speed. */
+    if (align == HUGE_ALIGN) (void)madvise(s->p, want & ~(HUGE_ALIGN - 1), MADV_HUGEPAGE);
+#endif
     return CS_OK;
 }
 
@@ -73,12 +89,14 @@ static double now_ms(void) {
 cs_status cs_renderer_create(cs_context *ctx, const cs_renderer_desc *desc, cs_renderer **out) {
     *out = NULL;
     cs_renderer_desc d = desc ? *desc : (cs_renderer_desc){0};
-    const char *env = getenv("CSPLAT_SCALAR");
-    bool scalar = d.force_scalar || (env && *env && strcmp(env, "0") != 0);
+    const char *scalar = getenv("CSPLAT_SCALAR"), *simd = getenv("CSPLAT_SIMD");
+    cs_simd_level level = CS_SIMD_AVX512;
+    if (simd && strcmp(simd, "avx2") == 0) level = CS_SIMD_AVX2;
+    if (d.force_scalar || (scalar && *scalar && strcmp(scalar, "0") != 0)) level = CS_SIMD_SCALAR;
     cs_renderer *r = cs__calloc(1, sizeof *r);
     if (!r) return cs__alloc_error(ctx, "renderer", sizeof *r);
     r->ctx = ctx;
-    r->backend = cs__render_backend_cpu(!scalar);
+    r->backend = cs__render_backend_cpu(level);
     *out = r;
     return CS_OK;
 }
@@ -90,6 +108,10 @@ void cs_renderer_destroy(cs_renderer *r) {
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) scratch_free(all[i]);
     cs__train_scratch_destroy(r->train);
     cs__free(r);
+}
+
+void cs__renderer_set_backend(cs_renderer *r, const cs_render_backend *backend) {
+    r->backend = backend;
 }
 
 void cs_renderer_get_stats(const cs_renderer *r, cs_render_stats *out) {
@@ -283,6 +305,7 @@ cs_status cs_renderer_render(cs_renderer *r, const cs_scene *scene, const cs_cam
         .intersections = ba.intersections,
         .threads = threads,
         .simd = r->backend->simd,
+        .backend = r->backend->name,
     };
     return CS_OK;
 }

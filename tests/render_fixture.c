@@ -26,7 +26,8 @@ cs_camera fixture_camera(int width, int height, float focal, const float eye[3],
                          const float target[3], float dcx, float dcy) {
     cs_camera cam;
     memset(&cam, 0, sizeof cam);
-    double f[3] = {target[0] - eye[0], target[1] - eye[1], target[2] - eye[2]};
+    double f[3] = {(double)(target[0] - eye[0]), (double)(target[1] - eye[1]),
+                   (double)(target[2] - eye[2])};
     double up[3] = {0, 0, 1}, r[3], d[3];
     normalize3(f);
     cross3(f, up, r);
@@ -38,8 +39,8 @@ cs_camera fixture_camera(int width, int height, float focal, const float eye[3],
         cam.R[6 + k] = (float)f[k];
     }
     for (int row = 0; row < 3; row++)
-        cam.t[row] = -(cam.R[3 * row] * eye[0] + cam.R[3 * row + 1] * eye[1] +
-                       cam.R[3 * row + 2] * eye[2]);
+        cam.t[row] =
+            -(cam.R[3 * row] * eye[0] + cam.R[3 * row + 1] * eye[1] + cam.R[3 * row + 2] * eye[2]);
     cam.fx = cam.fy = focal;
     cam.cx = 0.5f * (float)width + dcx;
     cam.cy = 0.5f * (float)height + dcy;
@@ -60,8 +61,10 @@ cs_scene *fixture_random_scene(cs_context *ctx, const cs_camera *cam, int64_t n,
         double kind = test_rng_uniform(&rng), pv[3];
         pv[2] = 0.5 + 7.5 * test_rng_uniform(&rng);
         double spread = 1.1;
-        if (kind < 0.05) pv[2] = -1.0 + 1.3 * test_rng_uniform(&rng); /* near plane, behind */
-        else if (kind < 0.10) spread = 3.0;                              /* mostly off-screen */
+        if (kind < 0.05)
+            pv[2] = -1.0 + 1.3 * test_rng_uniform(&rng); /* near plane, behind */
+        else if (kind < 0.10)
+            spread = 3.0; /* mostly off-screen */
         pv[0] = (2 * test_rng_uniform(&rng) - 1) * spread * tanx * fabs(pv[2]);
         pv[1] = (2 * test_rng_uniform(&rng) - 1) * spread * tany * fabs(pv[2]);
         /* world = R^T (pv - t) */
@@ -75,8 +78,10 @@ cs_scene *fixture_random_scene(cs_context *ctx, const cs_camera *cam, int64_t n,
         double s_kind = test_rng_uniform(&rng);
         for (int k = 0; k < 3; k++) {
             double s = 0.005 * exp(3.4 * test_rng_uniform(&rng));
-            if (s_kind < 0.05) s = 0.0003 * (1 + test_rng_uniform(&rng));
-            else if (s_kind > 0.98) s = 0.5 + 2 * test_rng_uniform(&rng);
+            if (s_kind < 0.05)
+                s = 0.0003 * (1 + test_rng_uniform(&rng));
+            else if (s_kind > 0.98)
+                s = 0.5 + 2 * test_rng_uniform(&rng);
             p.log_scales[3 * i + k] = (float)log(s);
         }
         for (int k = 0; k < 4; k++) p.quats[4 * i + k] = (float)test_rng_normal(&rng);
@@ -173,7 +178,8 @@ cs_scene *fixture_garden(cs_context *ctx, cs_camera cams[3], char *why, size_t w
     for (int64_t i = 0; i < n; i++) {
         for (int c = 0; c < 3; c++) {
             p.means[3 * i + c] = buf[3 * i + c];
-            p.log_scales[3 * i + c] = (float)(log(0.003) + log(20.0 / 3.0) * test_rng_uniform(&rng));
+            p.log_scales[3 * i + c] =
+                (float)(log(0.003) + log(20.0 / 3.0) * test_rng_uniform(&rng));
         }
         for (int c = 0; c < 4; c++) p.quats[4 * i + c] = (float)test_rng_normal(&rng);
         double o = 0.05 + 0.9 * test_rng_uniform(&rng);

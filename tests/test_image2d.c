@@ -384,11 +384,11 @@ TEST(image2d_crop_equals_full_render) {
                           full.data + ((size_t)(y + 17) * full.width + 23) * 3,
                           sizeof(float) * 41 * 3) != 0;
         CHECK_MSG(bad == 0, "rule %d: %d crop rows differ from the full render", rule, bad);
+        cs_image_free(&crop);
         d.crop_x = 100; /* 100 + 41 > 110 */
-        CHECK(cs_gimage_render(ctx, s.g, &d, &crop) == CS_ERR_ARGUMENT);
+        CHECK(cs_gimage_render(ctx, s.g, &d, &crop) == CS_ERR_ARGUMENT && crop.data == NULL);
         CHECK(strstr(cs_context_last_error(ctx), "crop") != NULL);
         cs_image_free(&full);
-        cs_image_free(&crop);
         free_scene(&s);
     }
     cs_context_destroy(ctx);

@@ -15,14 +15,15 @@ typedef struct rendered {
     cs_image rgb, alpha, depth;
 } rendered;
 
+/* Render with the best kernels up to level (scalar, AVX2, AVX-512). */
 static rendered render_all(cs_context *ctx, const cs_scene *scene, const cs_camera *cam,
-                           const cs_render_options *opt, int scalar) {
+                           const cs_render_options *opt, cs_simd_level level) {
     rendered out = {fixture_image(cam->width, cam->height, 3),
                     fixture_image(cam->width, cam->height, 1),
                     fixture_image(cam->width, cam->height, 1)};
     cs_renderer *r;
-    cs_renderer_desc desc = {.force_scalar = scalar};
-    CHECK_OK(ctx, cs_renderer_create(ctx, &desc, &r));
+    CHECK_OK(ctx, cs_renderer_create(ctx, NULL, &r));
+    cs__renderer_set_backend(r, cs__render_backend_cpu(level));
     CHECK_OK(ctx, cs_renderer_render(r, scene, cam, opt, &out.rgb, &out.alpha, &out.depth));
     cs_renderer_destroy(r);
     return out;
@@ -46,18 +47,41 @@ TEST(render_simd_matches_scalar) {
     for (int c = 0; c < 4; c++) {
         cs_camera cam = test_camera(211, 157);
         cs_scene *scene = fixture_random_scene(ctx, &cam, 5000, degrees[c], 100 + (unsigned)c);
-        rendered a = render_all(ctx, scene, &cam, NULL, 1), b = render_all(ctx, scene, &cam, NULL, 0);
+        rendered a = render_all(ctx, scene, &cam, NULL, CS_SIMD_SCALAR);
+        rendered b = render_all(ctx, scene, &cam, NULL, CS_SIMD_AVX2);
         int64_t px = (int64_t)cam.width * cam.height;
         fixture_diff dc = fixture_compare_f(b.rgb.data, a.rgb.data, px, 3);
         fixture_diff da = fixture_compare_f(b.alpha.data, a.alpha.data, px, 1);
         fixture_diff dd = fixture_compare_f(b.depth.data, a.depth.data, px, 1);
         test_note("degree %d: rgb MAE %.3g max %.3g, %lld px off > 1/255; alpha MAE %.3g; depth "
-                  "MAE %.3g", degrees[c], dc.mae, dc.max, (long long)dc.over, da.mae, dd.mae);
+                  "MAE %.3g",
+                  degrees[c], dc.mae, dc.max, (long long)dc.over, da.mae, dd.mae);
         /* Rounding only (FMA, polynomial exp, ~1e-7 relative); a contribution within that of a
          * cut-off may flip, which the pixel count allows. */
         CHECK_MSG(dc.mae < 1e-6 && da.mae < 1e-6, "rgb MAE %g alpha MAE %g", dc.mae, da.mae);
         CHECK_MSG(dc.over_frac < 1e-4, "%lld pixels differ by more than 1/255", (long long)dc.over);
         CHECK_MSG(dd.mae < 1e-5, "depth MAE %g", dd.mae);
+        rendered_free(&a);
+        rendered_free(&b);
+        cs_scene_destroy(scene);
+    }
+    cs_context_destroy(ctx);
+}
+
+/* The AVX-512 compositing kernel runs the AVX2 kernel's operations: identical images. */
+TEST(render_avx512_matches_avx2_exactly) {
+    if (!cs__cpu_has_avx512() || !cs__cpu_has_avx2_fma())
+        SKIP("this CPU has no AVX-512 F/BW/DQ/VL; the AVX2 kernels run instead");
+    cs_context *ctx = test_context(2);
+    for (int c = 0; c < 3; c++) {
+        cs_camera cam = test_camera(197 + 16 * c, 131);
+        cs_scene *scene = fixture_random_scene(ctx, &cam, 4000, c + 1, 300 + (unsigned)c);
+        rendered a = render_all(ctx, scene, &cam, NULL, CS_SIMD_AVX2);
+        rendered b = render_all(ctx, scene, &cam, NULL, CS_SIMD_AVX512);
+        size_t px = (size_t)cam.width * (size_t)cam.height;
+        CHECK(memcmp(a.rgb.data, b.rgb.data, 3 * px * sizeof(float)) == 0);
+        CHECK(memcmp(a.alpha.data, b.alpha.data, px * sizeof(float)) == 0);
+        CHECK(memcmp(a.depth.data, b.depth.data, px * sizeof(float)) == 0);
         rendered_free(&a);
         rendered_free(&b);
         cs_scene_destroy(scene);
@@ -84,7 +108,7 @@ TEST(render_simd_stage_kernels_match_scalar) {
     cs__sh_range(&sa, 0, p.count);
     sa.splats = b;
     cs__sh_range_avx2(&sa, 0, p.count);
-    int visible = 0, mismatch = 0;
+    int visible = 0, mismatch = 0, box_mismatch = 0;
     double worst = 0;
     for (int64_t i = 0; i < p.count; i++) {
         if ((a[i].radius != 0) != (b[i].radius != 0)) mismatch++;
@@ -92,23 +116,30 @@ TEST(render_simd_stage_kernels_match_scalar) {
         visible++;
         CHECK(a[i].depth == b[i].depth); /* the sort key is computed identically */
         if (abs(a[i].radius - b[i].radius) > 1) mismatch++;
-        const float fa[] = {a[i].x, a[i].y, a[i].conic[0], a[i].conic[1], a[i].conic[2],
-                            a[i].opacity, a[i].support, a[i].rgb[0], a[i].rgb[1], a[i].rgb[2]};
-        const float fb[] = {b[i].x, b[i].y, b[i].conic[0], b[i].conic[1], b[i].conic[2],
-                            b[i].opacity, b[i].support, b[i].rgb[0], b[i].rgb[1], b[i].rgb[2]};
+        /* support box and narrowed rectangle: the same double arithmetic on inputs that differ
+         * by rounding; a pixel or tile border between them is rare */
+        if (memcmp(a[i].box, b[i].box, sizeof a[i].box) ||
+            memcmp(a[i].rect, b[i].rect, sizeof a[i].rect))
+            box_mismatch++;
+        const float fa[] = {a[i].x,       a[i].y,       a[i].conic[0], a[i].conic[1], a[i].conic[2],
+                            a[i].opacity, a[i].support, a[i].rgb[0],   a[i].rgb[1],   a[i].rgb[2]};
+        const float fb[] = {b[i].x,       b[i].y,       b[i].conic[0], b[i].conic[1], b[i].conic[2],
+                            b[i].opacity, b[i].support, b[i].rgb[0],   b[i].rgb[1],   b[i].rgb[2]};
         /* scales: pixels for the mean, the conic's own magnitude, 1 for the rest */
         double conic_scale = fabs((double)a[i].conic[0]) + fabs((double)a[i].conic[2]);
         const double scale[] = {cam.width, cam.width, conic_scale, conic_scale, conic_scale,
-                                1, 10, 1, 1, 1};
+                                1,         10,        1,           1,           1};
         for (int k = 0; k < 10; k++) {
             double e = fabs((double)fa[k] - (double)fb[k]) / scale[k];
             if (e > worst) worst = e;
         }
     }
-    test_note("%d visible; %d visibility/radius mismatches; worst scaled difference %.3g", visible,
-              mismatch, worst);
+    test_note("%d visible; %d visibility/radius mismatches, %d box/rectangle mismatches; worst "
+              "scaled difference %.3g",
+              visible, mismatch, box_mismatch, worst);
     CHECK(visible > 1000);
     CHECK_MSG(mismatch <= visible / 1000, "%d mismatches", mismatch);
+    CHECK_MSG(box_mismatch <= visible / 1000, "%d box mismatches", box_mismatch);
     CHECK_MSG(worst < 2e-5, "worst scaled difference %g", worst);
     free(a);
     free(b);
@@ -120,18 +151,18 @@ TEST(render_threads_bit_identical) {
     cs_camera cam = test_camera(237, 173);
     cs_context *one = test_context(1);
     cs_scene *scene = fixture_random_scene(one, &cam, 6000, 3, 42);
-    for (int scalar = 0; scalar <= 1; scalar++) {
-        rendered base = render_all(one, scene, &cam, NULL, scalar);
+    for (int level = CS_SIMD_SCALAR; level <= CS_SIMD_AVX512; level++) {
+        rendered base = render_all(one, scene, &cam, NULL, (cs_simd_level)level);
         static const int threads[] = {2, 3, 5};
         for (int t = 0; t < 3; t++) {
             cs_context *ctx = test_context(threads[t]);
-            rendered r = render_all(ctx, scene, &cam, NULL, scalar);
+            rendered r = render_all(ctx, scene, &cam, NULL, (cs_simd_level)level);
             size_t px = (size_t)cam.width * (size_t)cam.height;
             CHECK_MSG(memcmp(base.rgb.data, r.rgb.data, 3 * px * sizeof(float)) == 0 &&
                           memcmp(base.alpha.data, r.alpha.data, px * sizeof(float)) == 0 &&
                           memcmp(base.depth.data, r.depth.data, px * sizeof(float)) == 0,
-                      "%s kernels, %d threads: image differs from 1 thread",
-                      scalar ? "scalar" : "default", threads[t]);
+                      "%s, %d threads: image differs from 1 thread",
+                      cs__render_backend_cpu((cs_simd_level)level)->name, threads[t]);
             rendered_free(&r);
             cs_context_destroy(ctx);
         }
@@ -173,7 +204,8 @@ TEST(render_binning_is_conservative) {
                         double q = (double)s->conic[0] * dx * dx + (double)s->conic[2] * dy * dy +
                                    2 * (double)s->conic[1] * dx * dy;
                         /* a hair below 1/255, so float rounding cannot hide a miss */
-                        if ((double)s->opacity * exp(-0.5 * q) < (1.0 / 255.0) * (1 - 1e-5)) continue;
+                        if ((double)s->opacity * exp(-0.5 * q) < (1.0 / 255.0) * (1 - 1e-5))
+                            continue;
                         any = 1;
                         drawn++;
                         if (i < s->box[0] || i > s->box[1] || j < s->box[2] || j > s->box[3])
@@ -186,7 +218,8 @@ TEST(render_binning_is_conservative) {
     test_note("%lld drawable (splat, pixel) pairs; %lld rectangle tiles left out as unreachable",
               (long long)drawn, (long long)saved);
     CHECK(drawn > 10000 && saved > 0);
-    CHECK_MSG(missed_tile == 0, "%lld tiles with drawable pixels not listed", (long long)missed_tile);
+    CHECK_MSG(missed_tile == 0, "%lld tiles with drawable pixels not listed",
+              (long long)missed_tile);
     CHECK_MSG(missed_box == 0, "%lld drawable pixels outside the clip box", (long long)missed_box);
     free(listed);
     cs_renderer_destroy(r);
@@ -228,10 +261,10 @@ TEST(render_single_gaussian_closed_form) {
     cs_scene *scene = one_gaussian(ctx, z, sigma, o, 0, dc);
     /* mean2D = (cx, cy) = the centre of pixel (20, 12) */
     cs_camera cam = axis_camera(48, 32, f, 20.5f, 12.5f);
-    for (int scalar = 0; scalar <= 1; scalar++) {
+    for (int level = CS_SIMD_SCALAR; level <= CS_SIMD_AVX512; level++) {
         cs_renderer *r;
-        cs_renderer_desc desc = {.force_scalar = scalar};
-        CHECK_OK(ctx, cs_renderer_create(ctx, &desc, &r));
+        CHECK_OK(ctx, cs_renderer_create(ctx, NULL, &r));
+        cs__renderer_set_backend(r, cs__render_backend_cpu((cs_simd_level)level));
         cs_image rgb = fixture_image(48, 32, 3), alpha = fixture_image(48, 32, 1);
         cs_image depth = fixture_image(48, 32, 1);
         cs_render_options opt = {.background = {0.1f, 0.2f, 0.3f}};
@@ -258,8 +291,8 @@ TEST(render_single_gaussian_closed_form) {
             CHECK_NEAR(alpha.data[q], a, 1e-6);
             CHECK_NEAR(depth.data[q], z, 1e-5);
             for (int ch = 0; ch < 3; ch++)
-                CHECK_NEAR(rgb.data[3 * q + ch], a * colour[ch] + (1 - a) * (double)opt.background[ch],
-                           1e-6);
+                CHECK_NEAR(rgb.data[3 * q + ch],
+                           a * colour[ch] + (1 - a) * (double)opt.background[ch], 1e-6);
         }
         /* far away: background, alpha 0, depth 0 */
         CHECK(rgb.data[0] == 0.1f && rgb.data[1] == 0.2f && rgb.data[2] == 0.3f);
@@ -300,7 +333,8 @@ TEST(render_two_gaussians_composite_and_depth) {
     double c[2][3];
     for (int g = 0; g < 2; g++)
         for (int k = 0; k < 3; k++) c[g][k] = 0.28209479177387814 * (double)dc[g][k] + 0.5;
-    for (int k = 0; k < 3; k++) CHECK_NEAR(rgb.data[3 * q + k], a1 * c[1][k] + t1 * a0 * c[0][k], 1e-6);
+    for (int k = 0; k < 3; k++)
+        CHECK_NEAR(rgb.data[3 * q + k], a1 * c[1][k] + t1 * a0 * c[0][k], 1e-6);
     CHECK_NEAR(alpha.data[q], 1 - t1 * (1 - a0), 1e-6);
     CHECK_NEAR(depth.data[q], (a1 * (double)z[1] + t1 * a0 * (double)z[0]) / (a1 + t1 * a0), 1e-5);
     cs_render_frame fr;
@@ -327,7 +361,7 @@ TEST(render_transmittance_stop) {
         p.means[3 * g + 2] = 2.0f + (float)g;
         for (int k = 0; k < 3; k++) p.log_scales[3 * g + k] = logf(0.2f);
         p.sh[3 * g] = (float)g; /* distinct red per layer */
-        p.opacities[g] = 20.0f;   /* sigmoid ~ 1: alpha clamps to 0.99 */
+        p.opacities[g] = 20.0f; /* sigmoid ~ 1: alpha clamps to 0.99 */
     }
     cs_camera cam = axis_camera(16, 16, 40.0f, 8.5f, 8.5f);
     cs_image rgb = fixture_image(16, 16, 3);
@@ -371,7 +405,7 @@ TEST(render_sh_degree0_view_independent) {
         CHECK_OK(ctx, cs_renderer_render(r, s, &cam, &full, &b, NULL, NULL));
         size_t q = 16 * 33 + 16;
         for (int k = 0; k < 3; k++) {
-            if (v == 0) first[k] = a.data[3 * q + k];
+            if (v == 0) first[k] = (double)a.data[3 * q + k];
             spread_dc = fmax(spread_dc, fabs((double)a.data[3 * q + k] - first[k]));
             spread_full =
                 fmax(spread_full, fabs((double)b.data[3 * q + k] - (double)a.data[3 * q + k]));
@@ -400,7 +434,7 @@ TEST(render_background_and_empty_scenes) {
     const cs_scene *scenes[2] = {empty, behind};
     const cs_camera *cams[2] = {&cam, &axis};
     for (int k = 0; k < 2; k++) {
-        rendered r = render_all(ctx, scenes[k], cams[k], &opt, 0);
+        rendered r = render_all(ctx, scenes[k], cams[k], &opt, CS_SIMD_AVX512);
         int bad = 0;
         for (int q = 0; q < 800; q++) {
             bad += r.rgb.data[3 * q] != 0.2f || r.rgb.data[3 * q + 1] != 0.4f ||
@@ -504,7 +538,8 @@ TEST(render_scale_modifier) {
     cs_scene_params pb = cs_scene_get_params(b);
     for (int64_t i = 0; i < 3 * pb.count; i++) pb.log_scales[i] += logf(2.0f);
     cs_render_options twice = {.scale_modifier = 2.0f};
-    rendered ra = render_all(ctx, a, &cam, &twice, 1), rb = render_all(ctx, b, &cam, NULL, 1);
+    rendered ra = render_all(ctx, a, &cam, &twice, CS_SIMD_SCALAR);
+    rendered rb = render_all(ctx, b, &cam, NULL, CS_SIMD_SCALAR);
     fixture_diff d = fixture_compare_f(ra.rgb.data, rb.rgb.data, 96 * 64, 3);
     test_note("scale_modifier 2 vs log-scales + ln 2: MAE %.3g, max %.3g", d.mae, d.max);
     CHECK(d.mae < 1e-5);

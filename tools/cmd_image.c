@@ -29,7 +29,7 @@ static const char help[] =
 
 const char image_fit_options_help[] =
     "  -n N               Gaussians (default 10000; at most the pixel count)\n"
-    "  --iters N          maximum iterations (default 2000); the fit also stops on a plateau\n"
+    "  --iters N          maximum iterations (default 600); the fit also stops on a plateau\n"
     "  --no-plateau       run all iterations\n"
     "  --rule topk|sum    normalized top-10 blend (default) or plain sum\n"
     "  --loss l1ssim|l2   L1 + 0.1 (1 - SSIM) (default) or mean squared error\n"
@@ -360,13 +360,13 @@ int cmd_image(int argc, char **argv) {
         fputs(fit_only_help, f);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    if (cli_wants_help(argc - 1, argv + 1)) {
+    const char *sub = argv[1];
+    if (strcmp(sub, "eval") != 0 && cli_wants_help(argc - 1, argv + 1)) {
         fputs(help, stdout);
         fputs(image_fit_options_help, stdout);
         fputs(fit_only_help, stdout);
         return CLI_OK;
     }
-    const char *sub = argv[1];
     if (strcmp(sub, "fit") == 0) return image_fit(argc - 1, argv + 1);
     if (strcmp(sub, "render") == 0) return image_render(argc - 1, argv + 1);
     if (strcmp(sub, "info") == 0) return image_info(argc - 1, argv + 1);

@@ -8,7 +8,8 @@
  * libjpeg-turbo: the image (8-bit, 4:2:0 chroma for colour, optimized Huffman tables) at every
  * quality 1..100; the quality whose bpp is closest to ours is decoded and scored the same way.
  * The table goes to stdout and, with -o, to a CSV (.csv) or markdown file holding only image
- * names (not DIR), so runs on different machines compare directly.
+ * names (not DIR), so runs on different machines compare directly; the file is rewritten whole
+ * (temporary file + rename) after every row, so an interrupted run keeps what it measured.
  *
  * Not here: other codecs (WebP, JPEG 2000), perceptual metrics beyond SSIM.
  */
@@ -232,6 +233,27 @@ static void print_summary(FILE *f, bool csv, const row *rows, int n, const long 
     }
 }
 
+/* Write the table to path through a temporary file and a rename, so the file is always whole;
+ * called after every row, so an interrupted run keeps what it measured. */
+static bool write_table(const char *path, const row *rows, int n, const long long *budgets,
+                        int nb) {
+    size_t L = strlen(path);
+    bool csv = L >= 4 && strcasecmp(path + L - 4, ".csv") == 0;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return false;
+    print_header(f, csv);
+    for (int i = 0; i < n; i++) print_row(f, csv, &rows[i]);
+    if (!csv) fputc('\n', f);
+    print_summary(f, csv, rows, n, budgets, nb);
+    bool ok = !ferror(f);
+    ok = fclose(f) == 0 && ok;
+    if (ok) ok = rename(tmp, path) == 0;
+    if (!ok) remove(tmp);
+    return ok;
+}
+
 /* Evaluate one image at one budget. */
 static bool eval_one(cs_context *ctx, const image_opts *o, const cs_image *target,
                      const uint8_t *px, row *r) {
@@ -374,6 +396,10 @@ int cmd_image_eval(int argc, char **argv) {
             print_row(stdout, false, r);
             fflush(stdout);
             n_rows++;
+            if (out && !write_table(out, rows, n_rows, budgets, nb)) {
+                fprintf(stderr, "csplat: %s: cannot write\n", out);
+                rc = CLI_FAILURE;
+            }
         }
         if (!px) rc = CLI_FAILURE;
         free(px);
@@ -381,21 +407,6 @@ int cmd_image_eval(int argc, char **argv) {
         cs_image_free(&target);
     }
     if (n_rows) print_summary(stdout, false, rows, n_rows, budgets, nb);
-    if (out && n_rows) {
-        size_t L = strlen(out);
-        bool csv = L >= 4 && strcasecmp(out + L - 4, ".csv") == 0;
-        FILE *f = fopen(out, "w");
-        if (!f) {
-            fprintf(stderr, "csplat: %s: cannot create\n", out);
-            rc = CLI_FAILURE;
-        } else {
-            print_header(f, csv);
-            for (int i = 0; i < n_rows; i++) print_row(f, csv, &rows[i]);
-            if (!csv) fputc('\n', f);
-            print_summary(f, csv, rows, n_rows, budgets, nb);
-            if (fclose(f) != 0) rc = CLI_FAILURE;
-        }
-    }
     for (int i = 0; i < n_names; i++) free(names[i]);
     free(names);
     free(rows);

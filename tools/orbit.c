@@ -87,7 +87,7 @@ bool orbit_plan(cs_scene *scene, const cs_camera_set *cams, orbit_path *out) {
         n = 0;
         for (size_t i = 0; i < total; i++) {
             const float *m = p.means + 3 * i;
-            if (isfinite(m[0]) && isfinite(m[1]) && isfinite(m[2])) buf[n++] = m[axis];
+            if (isfinite(m[0]) && isfinite(m[1]) && isfinite(m[2])) buf[n++] = (double)m[axis];
         }
         if (n == 0) {
             free(buf);

@@ -1,8 +1,9 @@
 /*
  * backend.c - the CPU render backends: the stage table of render.h filled with the threaded CPU
- * drivers and either the scalar kernels or their AVX2+FMA twins, and the run-time CPU check
- * that chooses between them. The kernels differ only in rounding (FMA contraction, a polynomial
- * exp); tests/test_render*.c compare the two.
+ * drivers and the scalar kernels, their AVX2+FMA twins, or those with the AVX-512 raster kernel,
+ * and the run-time CPU check that chooses. The SIMD kernels differ from the scalar ones only in
+ * rounding (FMA contraction, polynomial exp/log); the AVX-512 raster kernel matches the AVX2 one
+ * bit for bit. tests/test_render_paths.c compares them.
  */
 #include "../render.h"
 
@@ -24,10 +25,13 @@ static void raster_scalar(cs_context *ctx, const cs_raster_args *a) {
 static void raster_avx2(cs_context *ctx, const cs_raster_args *a) {
     cs__raster_cpu(ctx, a, cs__raster_tile_avx2);
 }
+static void raster_avx512(cs_context *ctx, const cs_raster_args *a) {
+    cs__raster_cpu(ctx, a, cs__raster_tile_avx512);
+}
 
 static const cs_render_backend cpu_scalar = {
     .name = "cpu",
-    .simd = 0,
+    .simd = CS_SIMD_SCALAR,
     .project = project_scalar,
     .sh = sh_scalar,
     .sort = cs__sort_cpu,
@@ -38,13 +42,24 @@ static const cs_render_backend cpu_scalar = {
 
 static const cs_render_backend cpu_avx2 = {
     .name = "cpu-avx2",
-    .simd = 1,
+    .simd = CS_SIMD_AVX2,
     .project = project_avx2,
     .sh = sh_avx2,
     .sort = cs__sort_cpu,
     .bin_count = cs__bin_count_cpu,
     .bin_fill = cs__bin_fill_cpu,
     .raster = raster_avx2,
+};
+
+static const cs_render_backend cpu_avx512 = {
+    .name = "cpu-avx512",
+    .simd = CS_SIMD_AVX512,
+    .project = project_avx2,
+    .sh = sh_avx2,
+    .sort = cs__sort_cpu,
+    .bin_count = cs__bin_count_cpu,
+    .bin_fill = cs__bin_fill_cpu,
+    .raster = raster_avx512,
 };
 
 bool cs__cpu_has_avx2_fma(void) {
@@ -56,6 +71,9 @@ bool cs__cpu_has_avx2_fma(void) {
 #endif
 }
 
-const cs_render_backend *cs__render_backend_cpu(bool simd) {
-    return simd && cs__cpu_has_avx2_fma() ? &cpu_avx2 : &cpu_scalar;
+const cs_render_backend *cs__render_backend_cpu(cs_simd_level max_level) {
+    if (max_level >= CS_SIMD_AVX512 && cs__cpu_has_avx512() && cs__cpu_has_avx2_fma())
+        return &cpu_avx512;
+    if (max_level >= CS_SIMD_AVX2 && cs__cpu_has_avx2_fma()) return &cpu_avx2;
+    return &cpu_scalar;
 }

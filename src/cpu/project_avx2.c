@@ -4,8 +4,9 @@
  *
  * Inputs are gathered from the SoA parameter arrays ([N, 3] means and log-scales, [N, 4]
  * quaternions); the 8 finished splats are transposed from 16 field vectors into 8 records of 64
- * bytes and stored whole (the rgb and ext slots are written as 0 here and filled by the sh and bin
- * stages). A culled lane gets radius 0, its other fields are unspecified, as in the scalar kernel.
+ * bytes and stored whole (rgb is filled later by the sh stage). The support box is computed in
+ * double, 4 lanes at a time, with cs_support_box's operations. A culled lane gets radius 0, its
+ * other fields are unspecified, as in the scalar kernel.
  *
  * Differences from the scalar kernel are rounding only: FMA contraction and the polynomial
  * exp/log of simd_avx2.h (within 2 ulp). A Gaussian within that of a cut-off (an integer radius,
@@ -22,15 +23,58 @@ _Static_assert(sizeof(cs_splat) == 64 && offsetof(cs_splat, radius) == 48 &&
 #if defined(__AVX2__) && defined(__FMA__)
 #include "simd_avx2.h"
 
-/* Rect word: low 16 bits = first index, high = second (little-endian uint16_t[2]). */
-static inline __m256 rect_pair(__m256 lo, __m256 hi) {
-    __m256i l = _mm256_cvttps_epi32(lo), h = _mm256_cvttps_epi32(hi);
-    return _mm256_castsi256_ps(_mm256_or_si256(l, _mm256_slli_epi32(h, 16)));
+/* A uint16_t[2] field as one 32-bit word: low 16 bits = first, high = second (little-endian). */
+static inline __m256 word_pair(__m256i lo, __m256i hi) {
+    return _mm256_castsi256_ps(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 16)));
 }
 
 /* min(grid, max(0, v)), truncated later: cs_tile_index. */
 static inline __m256 tile_clamp(__m256 v, __m256 grid) {
     return _mm256_min_ps(grid, _mm256_max_ps(_mm256_setzero_ps(), v));
+}
+
+/* The support box of 4 lanes in double (cs_support_box's arithmetic, operation for operation):
+ * pixel ranges [i0, i1] x [j0, j1] clamped to the image, and the mask of positive-definite
+ * lanes whose ranges are not empty. */
+typedef struct box4 {
+    __m128i i0, i1, j0, j1, pd, ok;
+} box4;
+
+static inline __m128i mask_pd(__m256d m) { /* 4 x 64-bit mask -> 4 x 32-bit */
+    return _mm256_cvtpd_epi32(_mm256_and_pd(m, _mm256_set1_pd(-1.0)));
+}
+
+static inline box4 support4(__m128 u, __m128 v, __m128 ca, __m128 cb, __m128 cc, __m128 k,
+                            int width, int height) {
+    box4 o;
+    __m256d a = _mm256_cvtps_pd(ca), b = _mm256_cvtps_pd(cb), c = _mm256_cvtps_pd(cc);
+    __m256d kd = _mm256_cvtps_pd(k), zero = _mm256_setzero_pd();
+    __m256d det = _mm256_sub_pd(_mm256_mul_pd(a, c), _mm256_mul_pd(b, b));
+    __m256d pd =
+        _mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_GT_OQ), _mm256_cmp_pd(c, zero, _CMP_GT_OQ));
+    pd = _mm256_and_pd(pd, _mm256_cmp_pd(det, zero, _CMP_GT_OQ));
+    __m256d r = _mm256_div_pd(kd, det);
+    __m256d ex = _mm256_sqrt_pd(_mm256_mul_pd(c, r)), ey = _mm256_sqrt_pd(_mm256_mul_pd(a, r));
+    __m256d lo_off = _mm256_set1_pd(0.5 + CS_SUPPORT_SLACK),
+            hi_off = _mm256_set1_pd(0.5 - CS_SUPPORT_SLACK);
+    __m256d ud = _mm256_cvtps_pd(u), vd = _mm256_cvtps_pd(v);
+    __m256d lx = _mm256_sub_pd(_mm256_sub_pd(ud, ex), lo_off),
+            hx = _mm256_sub_pd(_mm256_add_pd(ud, ex), hi_off);
+    __m256d ly = _mm256_sub_pd(_mm256_sub_pd(vd, ey), lo_off),
+            hy = _mm256_sub_pd(_mm256_add_pd(vd, ey), hi_off);
+    __m256d wmax = _mm256_set1_pd(width - 1), hmax = _mm256_set1_pd(height - 1);
+    __m256d ok =
+        _mm256_and_pd(_mm256_cmp_pd(hx, zero, _CMP_GE_OQ), _mm256_cmp_pd(lx, wmax, _CMP_LE_OQ));
+    ok = _mm256_and_pd(ok, _mm256_and_pd(_mm256_cmp_pd(hy, zero, _CMP_GE_OQ),
+                                         _mm256_cmp_pd(ly, hmax, _CMP_LE_OQ)));
+    /* ceil/floor, then clamp: as cs_pixel_range's a, b (its truncation of positive values) */
+    o.i0 = _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_max_pd(_mm256_ceil_pd(lx), zero), wmax));
+    o.i1 = _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_max_pd(_mm256_floor_pd(hx), zero), wmax));
+    o.j0 = _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_max_pd(_mm256_ceil_pd(ly), zero), hmax));
+    o.j1 = _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_max_pd(_mm256_floor_pd(hy), zero), hmax));
+    o.pd = mask_pd(pd);
+    o.ok = mask_pd(ok);
+    return o;
 }
 
 /* All-ones where x is finite. */
@@ -69,8 +113,8 @@ static void project8(const cs_project_args *a, int64_t i) {
     /* rotation of the normalised quaternion (cs_quat_to_rot) */
     __m256 n2 = _mm256_mul_ps(q[0], q[0]);
     for (int k = 1; k < 4; k++) n2 = _mm256_fmadd_ps(q[k], q[k], n2);
-    __m256 inv = _mm256_and_ps(_mm256_div_ps(one, _mm256_sqrt_ps(n2)),
-                               _mm256_cmp_ps(n2, zero, _CMP_GT_OQ));
+    __m256 inv =
+        _mm256_and_ps(_mm256_div_ps(one, _mm256_sqrt_ps(n2)), _mm256_cmp_ps(n2, zero, _CMP_GT_OQ));
     __m256 w = _mm256_mul_ps(q[0], inv), x = _mm256_mul_ps(q[1], inv);
     __m256 y = _mm256_mul_ps(q[2], inv), z = _mm256_mul_ps(q[3], inv);
     __m256 two = _mm256_set1_ps(2.0f);
@@ -78,10 +122,14 @@ static void project8(const cs_project_args *a, int64_t i) {
     __m256 xy = _mm256_mul_ps(x, y), xz = _mm256_mul_ps(x, z), yz = _mm256_mul_ps(y, z);
     __m256 wx = _mm256_mul_ps(w, x), wy = _mm256_mul_ps(w, y), wz = _mm256_mul_ps(w, z);
     __m256 R[9] = {
-        _mm256_fnmadd_ps(two, _mm256_add_ps(yy, zz), one), _mm256_mul_ps(two, _mm256_sub_ps(xy, wz)),
-        _mm256_mul_ps(two, _mm256_add_ps(xz, wy)),         _mm256_mul_ps(two, _mm256_add_ps(xy, wz)),
-        _mm256_fnmadd_ps(two, _mm256_add_ps(xx, zz), one), _mm256_mul_ps(two, _mm256_sub_ps(yz, wx)),
-        _mm256_mul_ps(two, _mm256_sub_ps(xz, wy)),         _mm256_mul_ps(two, _mm256_add_ps(yz, wx)),
+        _mm256_fnmadd_ps(two, _mm256_add_ps(yy, zz), one),
+        _mm256_mul_ps(two, _mm256_sub_ps(xy, wz)),
+        _mm256_mul_ps(two, _mm256_add_ps(xz, wy)),
+        _mm256_mul_ps(two, _mm256_add_ps(xy, wz)),
+        _mm256_fnmadd_ps(two, _mm256_add_ps(xx, zz), one),
+        _mm256_mul_ps(two, _mm256_sub_ps(yz, wx)),
+        _mm256_mul_ps(two, _mm256_sub_ps(xz, wy)),
+        _mm256_mul_ps(two, _mm256_add_ps(yz, wx)),
         _mm256_fnmadd_ps(two, _mm256_add_ps(xx, yy), one),
     };
     /* Sigma = M M^T, M = R S (cs_cov3d) */
@@ -119,9 +167,12 @@ static void project8(const cs_project_args *a, int64_t i) {
     __m256 U[6];
     for (int r = 0; r < 2; r++) {
         const __m256 *t = T + 3 * r;
-        U[3 * r + 0] = _mm256_fmadd_ps(t[2], S[2], _mm256_fmadd_ps(t[1], S[1], _mm256_mul_ps(t[0], S[0])));
-        U[3 * r + 1] = _mm256_fmadd_ps(t[2], S[4], _mm256_fmadd_ps(t[1], S[3], _mm256_mul_ps(t[0], S[1])));
-        U[3 * r + 2] = _mm256_fmadd_ps(t[2], S[5], _mm256_fmadd_ps(t[1], S[4], _mm256_mul_ps(t[0], S[2])));
+        U[3 * r + 0] =
+            _mm256_fmadd_ps(t[2], S[2], _mm256_fmadd_ps(t[1], S[1], _mm256_mul_ps(t[0], S[0])));
+        U[3 * r + 1] =
+            _mm256_fmadd_ps(t[2], S[4], _mm256_fmadd_ps(t[1], S[3], _mm256_mul_ps(t[0], S[1])));
+        U[3 * r + 2] =
+            _mm256_fmadd_ps(t[2], S[5], _mm256_fmadd_ps(t[1], S[4], _mm256_mul_ps(t[0], S[2])));
     }
     __m256 dil = _mm256_set1_ps(CS_COV2D_DILATION);
     __m256 ca = _mm256_add_ps(
@@ -145,7 +196,8 @@ static void project8(const cs_project_args *a, int64_t i) {
     __m256 u = _mm256_fmadd_ps(_mm256_mul_ps(fx, pv[0]), inv_z, _mm256_set1_ps(v->cx));
     __m256 vv = _mm256_fmadd_ps(_mm256_mul_ps(fy, pv[1]), inv_z, _mm256_set1_ps(v->cy));
     __m256 fin = _mm256_and_ps(_mm256_and_ps(finite(u), finite(vv)), finite(radius));
-    fin = _mm256_and_ps(fin, _mm256_and_ps(finite(con0), _mm256_and_ps(finite(con1), finite(con2))));
+    fin =
+        _mm256_and_ps(fin, _mm256_and_ps(finite(con0), _mm256_and_ps(finite(con1), finite(con2))));
     keep = _mm256_and_ps(keep, fin);
     __m256 half = _mm256_set1_ps(0.5f), inv_ts = _mm256_set1_ps(1.0f / (float)CS_TILE);
     __m256 ts1 = _mm256_set1_ps((float)CS_TILE - 1.0f);
@@ -153,9 +205,11 @@ static void project8(const cs_project_args *a, int64_t i) {
     __m256 px = _mm256_sub_ps(u, half), py = _mm256_sub_ps(vv, half);
     /* division by 16 is exact as a multiplication by 1/16 */
     __m256 x0 = tile_clamp(_mm256_mul_ps(_mm256_sub_ps(px, radius), inv_ts), gx);
-    __m256 x1 = tile_clamp(_mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(px, radius), ts1), inv_ts), gx);
+    __m256 x1 =
+        tile_clamp(_mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(px, radius), ts1), inv_ts), gx);
     __m256 y0 = tile_clamp(_mm256_mul_ps(_mm256_sub_ps(py, radius), inv_ts), gy);
-    __m256 y1 = tile_clamp(_mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(py, radius), ts1), inv_ts), gy);
+    __m256 y1 =
+        tile_clamp(_mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(py, radius), ts1), inv_ts), gy);
     x0 = _mm256_round_ps(x0, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
     x1 = _mm256_round_ps(x1, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
     y0 = _mm256_round_ps(y0, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
@@ -165,17 +219,67 @@ static void project8(const cs_project_args *a, int64_t i) {
 
     /* opacity and support (cs_sigmoid, cs_alpha_support) */
     const float *op = a->opacities + i;
-    __m256 opacity = _mm256_div_ps(one, _mm256_add_ps(one, cs_exp_ps(_mm256_sub_ps(zero, _mm256_loadu_ps(op)))));
+    __m256 opacity =
+        _mm256_div_ps(one, _mm256_add_ps(one, cs_exp_ps(_mm256_sub_ps(zero, _mm256_loadu_ps(op)))));
     __m256 support = _mm256_fmadd_ps(two, cs_log_ps(_mm256_mul_ps(_mm256_set1_ps(255.0f), opacity)),
                                      _mm256_set1_ps(1e-3f));
     __m256i rad = _mm256_and_si256(
         _mm256_cvttps_epi32(_mm256_min_ps(radius, _mm256_set1_ps((float)(1 << 30)))),
         _mm256_castps_si256(keep));
 
+    /* The support box and the narrowed rectangle (cs__splat_support, cs_support_box). */
+    box4 h0 = support4(_mm256_castps256_ps128(u), _mm256_castps256_ps128(vv),
+                       _mm256_castps256_ps128(con0), _mm256_castps256_ps128(con1),
+                       _mm256_castps256_ps128(con2), _mm256_castps256_ps128(support), v->width,
+                       v->height);
+    box4 h1 = support4(_mm256_extractf128_ps(u, 1), _mm256_extractf128_ps(vv, 1),
+                       _mm256_extractf128_ps(con0, 1), _mm256_extractf128_ps(con1, 1),
+                       _mm256_extractf128_ps(con2, 1), _mm256_extractf128_ps(support, 1), v->width,
+                       v->height);
+    __m256i rx0 = _mm256_cvttps_epi32(x0), rx1 = _mm256_cvttps_epi32(x1);
+    __m256i ry0 = _mm256_cvttps_epi32(y0), ry1 = _mm256_cvttps_epi32(y1);
+    __m256i bi0 = _mm256_set_m128i(h1.i0, h0.i0), bi1 = _mm256_set_m128i(h1.i1, h0.i1);
+    __m256i bj0 = _mm256_set_m128i(h1.j0, h0.j0), bj1 = _mm256_set_m128i(h1.j1, h0.j1);
+    __m256i pd = _mm256_set_m128i(h1.pd, h0.pd), ok = _mm256_set_m128i(h1.ok, h0.ok);
+    /* not positive definite: the rectangle's pixels, clamped to the image */
+    const __m256i one_i = _mm256_set1_epi32(1);
+    __m256i wm = _mm256_set1_epi32(v->width - 1), hm = _mm256_set1_epi32(v->height - 1);
+    bi0 = _mm256_blendv_epi8(_mm256_slli_epi32(rx0, 4), bi0, pd);
+    bi1 = _mm256_blendv_epi8(
+        _mm256_min_epi32(_mm256_sub_epi32(_mm256_slli_epi32(rx1, 4), one_i), wm), bi1, pd);
+    bj0 = _mm256_blendv_epi8(_mm256_slli_epi32(ry0, 4), bj0, pd);
+    bj1 = _mm256_blendv_epi8(
+        _mm256_min_epi32(_mm256_sub_epi32(_mm256_slli_epi32(ry1, 4), one_i), hm), bj1, pd);
+    ok = _mm256_or_si256(_mm256_andnot_si256(pd, _mm256_set1_epi32(-1)), ok);
+    ok = _mm256_and_si256(ok, _mm256_castps_si256(_mm256_cmp_ps(support, zero, _CMP_GT_OQ)));
+    ok = _mm256_and_si256(ok, _mm256_cmpgt_epi32(_mm256_add_epi32(bi1, one_i), bi0)); /* i0 <= i1 */
+    ok = _mm256_and_si256(ok, _mm256_cmpgt_epi32(_mm256_add_epi32(bj1, one_i), bj0));
+    __m256i tx0 = _mm256_max_epi32(_mm256_srli_epi32(bi0, 4), rx0);
+    __m256i tx1 = _mm256_min_epi32(_mm256_add_epi32(_mm256_srli_epi32(bi1, 4), one_i), rx1);
+    __m256i ty0 = _mm256_max_epi32(_mm256_srli_epi32(bj0, 4), ry0);
+    __m256i ty1 = _mm256_min_epi32(_mm256_add_epi32(_mm256_srli_epi32(bj1, 4), one_i), ry1);
+    ok = _mm256_and_si256(ok, _mm256_cmpgt_epi32(tx1, tx0));
+    ok = _mm256_and_si256(ok, _mm256_cmpgt_epi32(ty1, ty0));
+    /* draws nothing: empty rectangle (x1 = x0) and box (i0 = 1 > i1 = 0) */
+    tx0 = _mm256_blendv_epi8(rx0, tx0, ok);
+    tx1 = _mm256_blendv_epi8(rx0, tx1, ok);
+    ty0 = _mm256_blendv_epi8(ry0, ty0, ok);
+    ty1 = _mm256_blendv_epi8(ry1, ty1, ok);
+    bi0 = _mm256_blendv_epi8(one_i, bi0, ok);
+    bi1 = _mm256_and_si256(bi1, ok);
+    bj0 = _mm256_and_si256(bj0, ok);
+    bj1 = _mm256_and_si256(bj1, ok);
+
     /* two rows of 8 words per record, transposed from field vectors */
     __m256 lo[8] = {u, vv, con0, con1, con2, opacity, zero, zero};
-    __m256 hi[8] = {zero, pv[2], zero, zero, _mm256_castsi256_ps(rad), rect_pair(x0, x1),
-                    rect_pair(y0, y1), support};
+    __m256 hi[8] = {zero,
+                    pv[2],
+                    word_pair(bi0, bi1),
+                    word_pair(bj0, bj1),
+                    _mm256_castsi256_ps(rad),
+                    word_pair(tx0, tx1),
+                    word_pair(ty0, ty1),
+                    support};
     cs_transpose8_ps(lo);
     cs_transpose8_ps(hi);
     for (int l = 0; l < 8; l++) {

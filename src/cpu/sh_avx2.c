@@ -42,18 +42,22 @@ static void sh8(const cs_sh_args *a, const int64_t idx[8]) {
         _mm256_mul_ps(K(-CS_SH_C1_), x),
         _mm256_mul_ps(K(CS_SH_C2_0), xy),
         _mm256_mul_ps(K(CS_SH_C2_1), yz),
-        _mm256_mul_ps(K(CS_SH_C2_2), _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(K(2.0f), zz), xx), yy)),
+        _mm256_mul_ps(K(CS_SH_C2_2),
+                      _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(K(2.0f), zz), xx), yy)),
         _mm256_mul_ps(K(CS_SH_C2_3), xz),
         _mm256_mul_ps(K(CS_SH_C2_4), _mm256_sub_ps(xx, yy)),
-        _mm256_mul_ps(_mm256_mul_ps(K(CS_SH_C3_0), y), _mm256_sub_ps(_mm256_mul_ps(K(3.0f), xx), yy)),
+        _mm256_mul_ps(_mm256_mul_ps(K(CS_SH_C3_0), y),
+                      _mm256_sub_ps(_mm256_mul_ps(K(3.0f), xx), yy)),
         _mm256_mul_ps(_mm256_mul_ps(K(CS_SH_C3_1), xy), z),
         _mm256_mul_ps(_mm256_mul_ps(K(CS_SH_C3_2), y), zz4),
-        _mm256_mul_ps(_mm256_mul_ps(K(CS_SH_C3_3), z),
-                      _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(K(2.0f), zz), _mm256_mul_ps(K(3.0f), xx)),
-                                    _mm256_mul_ps(K(3.0f), yy))),
+        _mm256_mul_ps(
+            _mm256_mul_ps(K(CS_SH_C3_3), z),
+            _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(K(2.0f), zz), _mm256_mul_ps(K(3.0f), xx)),
+                          _mm256_mul_ps(K(3.0f), yy))),
         _mm256_mul_ps(_mm256_mul_ps(K(CS_SH_C3_4), x), zz4),
         _mm256_mul_ps(_mm256_mul_ps(K(CS_SH_C3_5), z), _mm256_sub_ps(xx, yy)),
-        _mm256_mul_ps(_mm256_mul_ps(K(CS_SH_C3_6), x), _mm256_sub_ps(xx, _mm256_mul_ps(K(3.0f), yy))),
+        _mm256_mul_ps(_mm256_mul_ps(K(CS_SH_C3_6), x),
+                      _mm256_sub_ps(xx, _mm256_mul_ps(K(3.0f), yy))),
     };
 
     /* coef[e] for e = 3 k + channel, lanes = splats */

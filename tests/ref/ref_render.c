@@ -38,7 +38,7 @@ static mat3 mat_t(mat3 a) {
 
 /* Rotation of the unit quaternion q / |q| (w, x, y, z); identity for q = 0. */
 static mat3 quat_rotation(const float *qf) {
-    double w = qf[0], x = qf[1], y = qf[2], z = qf[3];
+    double w = (double)qf[0], x = (double)qf[1], y = (double)qf[2], z = (double)qf[3];
     double n = sqrt(w * w + x * x + y * y + z * z);
     if (n > 0) {
         w /= n;
@@ -86,8 +86,9 @@ void ref_project(const cs_scene_params *p, const cs_camera *cam, const ref_optio
     memset(out, 0, sizeof *out);
     mat3 W;
     for (int r = 0; r < 3; r++)
-        for (int c = 0; c < 3; c++) W.m[r][c] = cam->R[3 * r + c];
-    double m[3] = {p->means[3 * i], p->means[3 * i + 1], p->means[3 * i + 2]};
+        for (int c = 0; c < 3; c++) W.m[r][c] = (double)cam->R[3 * r + c];
+    double m[3] = {(double)p->means[3 * i], (double)p->means[3 * i + 1],
+                   (double)p->means[3 * i + 2]};
     double t[3];
     for (int r = 0; r < 3; r++)
         t[r] = W.m[r][0] * m[0] + W.m[r][1] * m[1] + W.m[r][2] * m[2] + (double)cam->t[r];
@@ -105,7 +106,7 @@ void ref_project(const cs_scene_params *p, const cs_camera *cam, const ref_optio
     double limy = 1.3 * 0.5 * cam->height / (double)cam->fy;
     double tx = fmin(limx, fmax(-limx, t[0] / t[2])) * t[2];
     double ty = fmin(limy, fmax(-limy, t[1] / t[2])) * t[2];
-    double fx = cam->fx, fy = cam->fy;
+    double fx = (double)cam->fx, fy = (double)cam->fy;
     mat3 J = {{{fx / t[2], 0, -fx * tx / (t[2] * t[2])},
                {0, fy / t[2], -fy * ty / (t[2] * t[2])},
                {0, 0, 0}}};
