@@ -3,12 +3,15 @@
  * loss, backward, optimizer, densify), and peak memory (getrusage ru_maxrss).
  *
  *   build/bench/train DATA [--downscale K] [--iters N] [--skip S] [--threads T] [--eval]
- *                          [--points P]
+ *                          [--points P] [--checkpoint PATH]
  *
  * Trains from scratch for S + N iterations (default S = 0, N = 300) and reports the medians of
  * the last N; the count of Gaussians grows with densification, so runs that start later (S) see
  * the heavier scenes of a long training. --eval holds out views as `csplat train --eval` does;
  * --points sets the number of random initial points (default 100,000) of datasets without any.
+ * --checkpoint starts from a `csplat train --save-every` checkpoint instead (written with the
+ * same DATA, --downscale and --eval, default seed): the speed of a late, full-size scene without
+ * training up to it.
  * Targets (docs): lego --downscale 2 (400 x 400) <= 100 ms per iteration.
  */
 #include <csplat.h>
@@ -29,16 +32,21 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static double now_s(void) {
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double now_s(void) {
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 int main(int argc, char **argv) {
     const char *data = NULL;
     int downscale = 1, iters = 300, skip = 0, threads = 0, eval = 0;
     long long points = 0;
+    const char *checkpoint = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--downscale") == 0 && i + 1 < argc)
             downscale = atoi(argv[++i]);
@@ -50,6 +58,8 @@ int main(int argc, char **argv) {
             threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--points") == 0 && i + 1 < argc)
             points = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc)
+            checkpoint = argv[++i];
         else if (strcmp(argv[i], "--eval") == 0)
             eval = 1;
         else if (!data)
@@ -61,7 +71,7 @@ int main(int argc, char **argv) {
     }
     if (!data || iters < 1 || skip < 0) {
         fprintf(stderr, "usage: train DATA [--downscale K] [--iters N] [--skip S] "
-                        "[--threads T] [--eval] [--points P]\n");
+                        "[--threads T] [--eval] [--points P] [--checkpoint PATH]\n");
         return 2;
     }
     cs_context *ctx;
@@ -82,6 +92,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", cs_context_last_error(ctx));
         return 1;
     }
+    if (checkpoint && cs_trainer_load_checkpoint(t, checkpoint) != CS_OK) {
+        fprintf(stderr, "%s\n", cs_context_last_error(ctx));
+        return 1;
+    }
     t_init = now_s() - t_init;
     const cs_camera *cam0 = cs_dataset_camera(ds, 0);
     printf("dataset %s: %lld views, %dx%d, %d threads; load %.2f s, init %.2f s (%lld Gaussians)\n",
@@ -89,7 +103,7 @@ int main(int argc, char **argv) {
            cs_context_threads(ctx), t_load, t_init, (long long)cs_scene_count(cs_trainer_scene(t)));
     double *ms[6];
     for (int k = 0; k < 6; k++) ms[k] = malloc((size_t)iters * sizeof(double));
-    double wall = now_s();
+    double wall = now_s(), cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     cs_train_step_info info = {0};
     for (int i = 0; i < skip + iters; i++) {
         if (cs_trainer_step(t, &info) != CS_OK) {
@@ -97,7 +111,10 @@ int main(int argc, char **argv) {
             return 1;
         }
         if (i < skip) continue;
-        if (i == skip) wall = now_s();
+        if (i == skip) {
+            wall = now_s();
+            cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        }
         int j = i - skip;
         ms[0][j] = info.ms_forward;
         ms[1][j] = info.ms_loss;
@@ -107,13 +124,19 @@ int main(int argc, char **argv) {
         ms[5][j] = info.ms_total;
     }
     wall = now_s() - wall;
+    cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const char *names[6] = {"forward", "loss", "backward", "optimizer", "densify", "total"};
-    printf("iterations %d..%d: median ms per iteration\n", skip + 1, skip + iters);
+    long long first = (long long)info.iteration - iters + 1;
+    printf("iterations %lld..%lld: median ms per iteration\n", first, first + iters - 1);
     for (int k = 0; k < 6; k++) printf("  %-10s %8.2f\n", names[k], median(ms[k], iters));
     printf("  mean total %.2f ms (%.2f s per 1000 iterations), last loss %.4f, PSNR %.2f\n",
            1e3 * wall / iters, 1e3 * wall / iters, info.loss, info.psnr);
+    /* CPU time does not grow when other processes share the cores; divided by the thread count
+     * it is the wall time on dedicated cores with perfect scaling (a lower bound). */
+    printf("  CPU time %.2f ms per iteration (%.2f ms per thread)\n", 1e3 * cpu / iters,
+           1e3 * cpu / iters / cs_context_threads(ctx));
     printf("  Gaussians at the end %lld; peak memory %.1f MiB\n", (long long)info.gaussians,
            (double)ru.ru_maxrss / 1024.0);
     for (int k = 0; k < 6; k++) free(ms[k]);

@@ -12,8 +12,9 @@
 #include "test.h"
 #include "trainer.h"
 
-#include <math.h>
+#include <cJSON.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -182,7 +183,10 @@ TEST(train_resume_after_sigkill_is_bit_identical) {
     char scene_b[4200], scene_a[4200];
     snprintf(scene_b, sizeof scene_b, "%s/scene.ply", b);
     snprintf(scene_a, sizeof scene_a, "%s/scene.ply", a);
-    CHECK(!cs__file_exists(scene_b)); /* it did not finish */
+    /* It did not finish: no metrics yet (the scene of the last checkpoint is there). */
+    char metrics_b[4200];
+    snprintf(metrics_b, sizeof metrics_b, "%s/metrics.json", b);
+    CHECK(!cs__file_exists(metrics_b) && cs__file_exists(scene_b));
     const char *resume[] = {"train",   data,           "--resume", b,         common[0], common[1],
                             common[2], common[3],      common[4],  common[5], common[6], common[7],
                             common[8], "--save-every", "50",       NULL};
@@ -323,5 +327,89 @@ TEST(train_init_from_colmap_points) {
     }
     cs_trainer_destroy(t);
     cs_dataset_destroy(ds);
+    cs_context_destroy(ctx);
+}
+
+/* Run the CLI with arguments through the shell; stdout to `out` when non-NULL. */
+static int run_cli(const char *args, const char *out) {
+    char cmd[32768];
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>/dev/null", getenv("CSPLAT_CLI"), args,
+             out ? out : "/dev/null");
+    int status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static double json_number(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
+}
+
+TEST(train_cli_outputs_and_eval_agree) {
+    if (!getenv("CSPLAT_CLI") || !*getenv("CSPLAT_CLI"))
+        SKIP("CSPLAT_CLI is not set (run through `make unit-test`)");
+    char data[4096], out[4096], args[12000], path[4200];
+    snprintf(data, sizeof data, "%s", demo_data(6, 2, 24));
+    snprintf(out, sizeof out, "%s", test_tmp("cli_train"));
+    /* Usage errors exit 2, runtime failures 1. */
+    CHECK(run_cli("train", NULL) == 2);
+    snprintf(args, sizeof args, "train '%s'", data);
+    CHECK(run_cli(args, NULL) == 2); /* no -o */
+    snprintf(args, sizeof args, "train '%s' -o '%s' --iters 0", data, out);
+    CHECK(run_cli(args, NULL) == 2);
+    snprintf(args, sizeof args, "train '%s' -o '%s' --bogus 1", data, out);
+    CHECK(run_cli(args, NULL) == 2);
+    snprintf(args, sizeof args, "train '%s/absent' -o '%s'", data, out);
+    CHECK(run_cli(args, NULL) == 1);
+    CHECK(run_cli("eval only-one.ply", NULL) == 2);
+    CHECK(run_cli("demo --bogus", NULL) == 2 && run_cli("demo --help", NULL) == 0);
+
+    snprintf(args, sizeof args,
+             "train '%s' -o '%s' --iters 30 --eval --threads 1 --random-points 300", data, out);
+    CHECK(run_cli(args, NULL) == 0);
+    cs_context *ctx = test_context(1);
+    cs_scene *scene = NULL;
+    snprintf(path, sizeof path, "%s/scene.ply", out);
+    CHECK_OK(ctx, cs_scene_load(ctx, path, &scene));
+    if (scene) CHECK(cs_scene_count(scene) == 300 && cs_scene_sh_degree(scene) == 3);
+    cs_scene_destroy(scene);
+    cs_camera_set *cams = NULL;
+    snprintf(path, sizeof path, "%s/cameras.json", out);
+    CHECK_OK(ctx, cs_camera_set_load(ctx, path, &cams));
+    if (cams) CHECK(cs_camera_set_count(cams) == 8 && cs_camera_set_camera(cams, 0)->width == 24);
+    cs_camera_set_destroy(cams);
+    size_t len;
+    snprintf(path, sizeof path, "%s/log.csv", out);
+    unsigned char *log = test_read_file(path, &len);
+    CHECK(log && strncmp((char *)log, "iteration,loss,psnr,gaussians,seconds\n10,", 41) == 0);
+    free(log);
+    snprintf(path, sizeof path, "%s/metrics.json", out);
+    unsigned char *text = test_read_file(path, &len);
+    cJSON *m = text ? cJSON_Parse((char *)text) : NULL;
+    CHECK(m != NULL);
+    double psnr = json_number(m, "psnr");
+    CHECK(psnr > 5 && psnr < 60 && json_number(m, "ssim") > 0);
+    CHECK(json_number(m, "iterations") == 30 && json_number(m, "gaussians") == 300);
+    CHECK(json_number(m, "train_seconds") >= 0);
+    const cJSON *views = cJSON_GetObjectItemCaseSensitive(m, "views");
+    CHECK(cJSON_GetArraySize(views) == 2);
+    cJSON_Delete(m);
+    free(text);
+    cs_image img = {0};
+    snprintf(path, sizeof path, "%s/eval/test_r_1.png", out);
+    CHECK_OK(ctx, cs_image_load(ctx, path, &img));
+    CHECK(img.width == 3 * 24 && img.height == 24); /* truth | render | error */
+    cs_image_free(&img);
+
+    /* `csplat eval` on the saved scene agrees with the training run's evaluation (the PLY
+     * round trip is exact). */
+    char json[4200];
+    snprintf(json, sizeof json, "%s/eval.json", out);
+    snprintf(args, sizeof args, "eval '%s/scene.ply' '%s' --threads 1", out, data);
+    CHECK(run_cli(args, json) == 0);
+    text = test_read_file(json, &len);
+    m = text ? cJSON_Parse((char *)text) : NULL;
+    CHECK(m && fabs(json_number(m, "psnr") - psnr) < 1e-9);
+    cJSON_Delete(m);
+    free(text);
     cs_context_destroy(ctx);
 }

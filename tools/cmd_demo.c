@@ -81,10 +81,15 @@ int cmd_demo(int argc, char **argv) {
 
     /* The turntable at twice the training resolution, the circle following the cameras. */
     fprintf(stderr, "csplat demo: rendering a %s-frame turntable into %s\n", DEMO_ORBIT, turn);
-    char *render_argv[] = {"render",    scene,    "--cameras", cams,       "--camera", "0",
-                           "--scale",   "2",      "--orbit",   DEMO_ORBIT, "--bg",     "1,1,1",
-                           "--threads", nthreads, "-o",        turn,       NULL};
-    rc = cmd_render((int)(sizeof render_argv / sizeof *render_argv) - 1, render_argv);
+    char *render_argv[] = {"render",  scene, "--cameras", cams,       "--camera", "0",
+                           "--scale", "2",   "--orbit",   DEMO_ORBIT, "--bg",     "1,1,1",
+                           "-o",      turn,  "--threads", nthreads,   NULL};
+    int render_argc = (int)(sizeof render_argv / sizeof *render_argv) - 1;
+    if (threads == 0) { /* drop --threads: csplat render's default is all cores too */
+        render_argc -= 2;
+        render_argv[render_argc] = NULL;
+    }
+    rc = cmd_render(render_argc, render_argv);
     if (rc != CLI_OK) return rc;
     printf("\ncsplat demo finished in %.0f s\n"
            "  dataset        %s (transforms_train.json, transforms_test.json)\n"

@@ -20,7 +20,7 @@ static const char help[] =
     "                       metrics.json and eval/VIEW.png (truth | render | error)\n"
     "  --seed S             random seed (default 0)\n"
     "  --threads N          worker threads (default: all cores); results depend on it\n"
-    "  --save-every N       write OUTDIR/checkpoint.bin every N iterations\n"
+    "  --save-every N       write OUTDIR/checkpoint.bin (and scene.ply) every N iterations\n"
     "  --resume DIR         continue from DIR/checkpoint.bin (same DATA and options)\n"
     "  --max-gaussians N    cap on the number of Gaussians\n"
     "  --random-points N    initial random points when DATA has no point cloud (100000)\n";

@@ -6,8 +6,9 @@
  * resolution), log.csv (iteration, loss, PSNR, Gaussians, seconds: every 10 iterations the means
  * over those 10, seconds of training so far), and with --eval metrics.json and eval/<view>.png
  * (ground truth | render | error map). With --save-every N it also writes checkpoint.bin (and
- * log.csv) every N iterations; --resume DIR continues from DIR/checkpoint.bin, keeping the log
- * rows up to the checkpoint. Every file is written to a temporary name and renamed.
+ * log.csv and scene.ply) every N iterations; --resume DIR continues from DIR/checkpoint.bin,
+ * keeping the log rows up to the checkpoint. Every file is written to a temporary name and
+ * renamed.
  */
 #include "train_cli.h"
 
@@ -257,7 +258,9 @@ int tcli_run_train(tcli_train *o) {
             /* The log first: a kill in between leaves rows past the checkpoint, which a
              * resume drops, rather than a gap. */
             if (!tcli_write_atomic(p_log, log.data, log.len)) goto done;
-            if (cs_trainer_save_checkpoint(t, p_ckpt) != CS_OK) {
+            /* The scene too, so a run that dies leaves its latest state usable. */
+            if (cs_scene_save(ctx, cs_trainer_scene(t), p_scene) != CS_OK ||
+                cs_trainer_save_checkpoint(t, p_ckpt) != CS_OK) {
                 rc = cli_fail(ctx);
                 goto done;
             }
