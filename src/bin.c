@@ -39,6 +39,7 @@
 typedef struct ellipse {
     double u, v, a, b, k, det, ey, ey_r; /* centre, conic a b, bound, a c - b^2, half height,
                                             height of the rightmost point */
+    double inv_a, ak;                    /* 1 / a, a k */
 } ellipse;
 
 static bool needs_rows(const cs_splat *s) {
@@ -57,6 +58,8 @@ static void ellipse_init(const cs_splat *s, ellipse *e) {
     e->det = a * c - b * b;
     e->ey = sqrt(e->k * a / e->det);
     e->ey_r = -b * sqrt(e->k * c / e->det) / c; /* dq/dy = 0 at the rightmost point */
+    e->inv_a = 1 / a;
+    e->ak = a * e->k;
 }
 
 static double clampd(double x, double lo, double hi) {
@@ -74,9 +77,9 @@ static bool row_span(const cs_view *view, const cs_splat *s, const ellipse *e, i
     /* Over the band, x_max(y) = (-b y + sqrt(a k - det y^2)) / a is concave with its maximum
      * at ey_r, so its largest value is at ey_r clamped to the band; x_min likewise at -ey_r. */
     double yr = clampd(e->ey_r, lo, hi), yl = clampd(-e->ey_r, lo, hi);
-    double sr = e->a * e->k - e->det * yr * yr, sl = e->a * e->k - e->det * yl * yl;
-    double xmax = (-e->b * yr + sqrt(sr > 0 ? sr : 0)) / e->a;
-    double xmin = (-e->b * yl - sqrt(sl > 0 ? sl : 0)) / e->a;
+    double sr = e->ak - e->det * yr * yr, sl = e->ak - e->det * yl * yl;
+    double xmax = (-e->b * yr + sqrt(sr > 0 ? sr : 0)) * e->inv_a;
+    double xmin = (-e->b * yl - sqrt(sl > 0 ? sl : 0)) * e->inv_a;
     int i0, i1;
     if (!cs_pixel_range(e->u + xmin, e->u + xmax, view->width, &i0, &i1)) return false;
     *x0 = i0 / CS_TILE > s->rect[0] ? i0 / CS_TILE : s->rect[0];

@@ -4,7 +4,7 @@
  *
  * Pipeline of one frame (N Gaussians, W x H pixels, TX x TY tiles of 16 x 16):
  *
- *   project  scene SoA -> splats[N]: mean2D, conic, opacity, depth, radius, tile rectangle
+ *   project  scene SoA -> splats[N]: mean2D, conic, opacity, depth, radius, support box, tiles
  *   sh       scene SH  -> splats[i].rgb for the splats that survived projection
  *   sort     splats    -> order[V]: indices of the V visible splats, stable-sorted by depth
  *   bin      order     -> ranges[TX*TY + 1], list[M]: per tile, its splats in depth order
@@ -19,7 +19,9 @@
  * The stage outputs are what the backward pass needs: the splats (radii, conics, means2D,
  * colours), the per-tile ranges and lists, and per pixel the final transmittance and the
  * position of the last contributing Gaussian. A trainer may call the stages itself through
- * cs__render_backend_get().
+ * cs__render_backend_cpu(), or read a renderer's last frame with cs__renderer_frame(). The
+ * list holds splat indices (not positions in depth order), so per-Gaussian gradients can be
+ * accumulated by index.
  *
  * Shapes are in comments as [rows, cols]; counts that can pass 2^31 are int64_t. Gaussian
  * indices are uint32_t (renderer.c rejects scenes of 2^31 Gaussians or more).
