@@ -83,7 +83,8 @@ static void sh8(const cs_sh_args *a, const int64_t idx[8]) {
     }
     float out[3][8];
     for (int ch = 0; ch < 3; ch++)
-        _mm256_storeu_ps(out[ch], _mm256_max_ps(_mm256_add_ps(acc[ch], K(0.5f)), _mm256_setzero_ps()));
+        _mm256_storeu_ps(out[ch],
+                         _mm256_max_ps(_mm256_add_ps(acc[ch], K(0.5f)), _mm256_setzero_ps()));
 #undef K
     for (int l = 0; l < 8; l++) {
         cs_splat *s = &a->splats[idx[l]];
