@@ -129,6 +129,8 @@ typedef struct cs_raster_args {
 typedef struct cs_tile_state {
     int x0, y0, w, h;          /* the tile's first pixel and size within the image */
     int alive;                 /* pixels not yet done */
+    uint32_t full_rows;        /* bit j: every pixel of row j is done (rows past h from the
+                                  start); splats skip such rows */
     _Alignas(64) float t[CS_TILE * CS_TILE];       /* transmittance T */
     _Alignas(64) float c[3][CS_TILE * CS_TILE];    /* accumulated colour, per channel */
     _Alignas(64) float d[CS_TILE * CS_TILE];       /* accumulated alpha T z */
@@ -148,6 +150,21 @@ static inline bool cs__tile_clip(const cs_splat *s, const cs_tile_state *st, int
     *j0 = c > 0 ? c : 0;
     *j1 = d < st->h - 1 ? d : st->h - 1;
     return *i0 <= *i1 && *j0 <= *j1;
+}
+
+/* Narrow rows [*j0, *j1] to the span of rows that still have a pixel not done; false when
+ * every row of it is done (the splat can change nothing in this tile). */
+static inline bool cs__tile_rows_alive(uint32_t full_rows, int *j0, int *j1) {
+    uint32_t alive = (0xffffu >> (15 - *j1)) & (0xffffu << *j0) & ~full_rows;
+    if (!alive) return false;
+#if defined(__GNUC__) || defined(__clang__)
+    *j0 = __builtin_ctz(alive);
+    *j1 = 31 - __builtin_clz(alive);
+#else
+    while (!(alive >> *j0 & 1)) ++*j0;
+    while (!(alive >> *j1 & 1)) --*j1;
+#endif
+    return true;
 }
 
 void cs__tile_begin(const cs_raster_args *a, int64_t tile, cs_tile_state *st);

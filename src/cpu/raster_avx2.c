@@ -84,6 +84,11 @@ static inline int splat_box(cs_tile_state *st, const cs_splat *s, uint32_t posit
                 _mm256_store_ps((float *)&st->done[q], _mm256_or_ps(done, stop));
                 newly_done += __builtin_popcount((unsigned)_mm256_movemask_ps(stop));
                 live = _mm256_andnot_ps(stop, live);
+                /* the whole row done (pixels outside the image start done)? */
+                const float *row = (const float *)&st->done[j * CS_TILE];
+                if (_mm256_movemask_ps(_mm256_load_ps(row)) == 0xff &&
+                    _mm256_movemask_ps(_mm256_load_ps(row + 8)) == 0xff)
+                    st->full_rows |= 1u << j;
             }
             /* w = alpha T on drawn lanes, 0 elsewhere: the sums below need no blend. */
             __m256 w = _mm256_and_ps(_mm256_mul_ps(alpha, t), live);
@@ -112,6 +117,7 @@ static inline void tile_kernel(const cs_raster_args *a, int64_t tile, bool want_
         const cs_splat *s = &a->splats[a->list[p]];
         int i0, i1, j0, j1;
         if (!cs__tile_clip(s, &st, &i0, &i1, &j0, &j1)) continue;
+        if (!cs__tile_rows_alive(st.full_rows, &j0, &j1)) continue;
         st.alive -= splat_box(&st, s, (uint32_t)(p - begin + 1), i0, i1, j0, j1, want_depth);
     }
     cs__tile_end(a, &st);

@@ -79,6 +79,7 @@ AVX512 static inline int splat_rows(cs_tile_state *st, uint16_t done[CS_TILE], c
         __mmask16 stop = _mm512_mask_cmp_ps_mask(live, t_new, tmin, _CMP_LT_OQ);
         if (stop) { /* rare: these lanes are done before this splat and keep their T */
             done[j] |= stop;
+            if (done[j] == 0xffff) st->full_rows |= 1u << j;
             newly_done += __builtin_popcount(stop);
             live &= (__mmask16)~stop;
             alpha_d = _mm512_maskz_mov_ps(live, alpha);
@@ -102,14 +103,16 @@ AVX512 static inline int splat_rows(cs_tile_state *st, uint16_t done[CS_TILE], c
 AVX512 static inline void tile_kernel(const cs_raster_args *a, int64_t tile, bool want_depth) {
     cs_tile_state st;
     cs__tile_begin(a, tile, &st);
-    /* Pixels outside the image are never in a clipped box, so the bits start clear. */
-    uint16_t done[CS_TILE] = {0};
+    /* Columns outside the image start done, so a row is full when all 16 bits are set. */
+    uint16_t done[CS_TILE];
+    for (int j = 0; j < CS_TILE; j++) done[j] = (uint16_t)(0xffffu << st.w);
     int64_t begin = a->ranges[tile], end = a->ranges[tile + 1];
     for (int64_t p = begin; p < end && st.alive > 0; p++) {
         if (p + 8 < end) _mm_prefetch((const char *)&a->splats[a->list[p + 8]], _MM_HINT_T0);
         const cs_splat *s = &a->splats[a->list[p]];
         int i0, i1, j0, j1;
         if (!cs__tile_clip(s, &st, &i0, &i1, &j0, &j1)) continue;
+        if (!cs__tile_rows_alive(st.full_rows, &j0, &j1)) continue;
         st.alive -= splat_rows(&st, done, s, (uint32_t)(p - begin + 1), i0, i1, j0, j1,
                                want_depth);
     }
