@@ -2,7 +2,7 @@
 # and libFuzzer targets.
 #
 #   make                     library + CLI (build/)
-#   make test                unit tests, then the installed-library check
+#   make test                unit tests, then the installed-library and viewer checks
 #   make SAN=address test    AddressSanitizer + UndefinedBehaviorSanitizer (build/san-address/)
 #   make SAN=thread test     ThreadSanitizer (build/san-thread/)
 #   make WERROR=1            warnings are errors (CI)
@@ -25,9 +25,13 @@ BUILD   ?= build$(if $(SAN),/san-$(SAN))
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 20
 
-PKGS := libpng libjpeg zlib libcjson libzstd
+PKGS := libpng libjpeg zlib libcjson libzstd libwebp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# SDL2 is for `csplat view` only: the CLI links it, the library never does.
+CLI_PKGS   := sdl2
+CLI_CFLAGS := $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
+CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wdouble-promotion
@@ -64,16 +68,22 @@ TESTS  := $(BUILD)/csplat_tests
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZERS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all test unit-test install-check bench fuzz fuzz-run install deps demo clean format
+.PHONY: all test unit-test install-check view-check bench fuzz fuzz-run install deps demo clean \
+        format
 all: $(STATIC) $(SHARED) $(CLI)
+
+# V=1 prints the full compiler command lines.
+Q := $(if $(V),,@)
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -mavx2 -mfma -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC   $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -mavx2 -mfma -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC   $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@rm -f $@
@@ -82,8 +92,9 @@ $(STATIC): $(LIB_OBJ)
 $(SHARED): $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libcsplat.so.0 $^ -o $@ $(LDLIBS)
 
+$(CLI_OBJ): CPPFLAGS += $(CLI_CFLAGS)
 $(CLI): $(CLI_OBJ) $(STATIC)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(CLI_LIBS)
 
 # The test list is generated from the TEST(name) definitions in tests/.
 $(BUILD)/gen/test_list.h: $(TEST_SRC)
@@ -103,7 +114,11 @@ unit-test: $(TESTS) $(CLI)
 install-check: $(STATIC) $(SHARED) $(CLI)
 	sh tests/install_check.sh
 
-test: unit-test $(if $(SAN),,install-check)
+# `csplat view --frames` under xvfb-run against `csplat render --orbit` (skips without xvfb-run).
+view-check: $(CLI)
+	sh tests/view_check.sh $(CLI)
+
+test: unit-test $(if $(SAN),,install-check view-check)
 
 $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)

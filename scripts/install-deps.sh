@@ -3,7 +3,7 @@
 # those not installed yet. Runs apt-get as root (through sudo when not root).
 set -eu
 PKGS="make gcc pkg-config libpng-dev libjpeg62-turbo-dev zlib1g-dev libcjson-dev libzstd-dev
-clang libclang-rt-14-dev"
+libwebp-dev clang libclang-rt-14-dev libsdl2-dev xvfb xauth"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

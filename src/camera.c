@@ -143,9 +143,9 @@ const char *cs_camera_set_image_path(const cs_camera_set *set, int64_t i) {
 }
 
 int64_t cs_camera_set_points(const cs_camera_set *set, const float **xyz, const uint8_t **rgb) {
-    if (xyz) *xyz = set->point_xyz;
-    if (rgb) *rgb = set->point_rgb;
-    return set->point_count;
+    if (xyz) *xyz = set ? set->point_xyz : NULL;
+    if (rgb) *rgb = set ? set->point_rgb : NULL;
+    return set ? set->point_count : 0;
 }
 
 cs_status cs_camera_set_save(cs_context *ctx, const cs_camera_set *set, const char *path) {
@@ -166,7 +166,8 @@ void cs__camera_set_c2w(cs_camera *cam, const double r_c2w[9], const double c[3]
     double r[9], t[3];
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) r[3 * i + j] = r_c2w[3 * j + i];
-    for (int i = 0; i < 3; i++) t[i] = -(r[3 * i] * c[0] + r[3 * i + 1] * c[1] + r[3 * i + 2] * c[2]);
+    for (int i = 0; i < 3; i++)
+        t[i] = -(r[3 * i] * c[0] + r[3 * i + 1] * c[1] + r[3 * i + 2] * c[2]);
     cs__camera_set_w2c(cam, r, t);
 }
 
@@ -200,7 +201,7 @@ static cs_status jpeg_size(cs_context *ctx, const char *path, FILE *f, int *w, i
         if (c != 0xFF) break;
         int m;
         do m = getc(f);
-        while (m == 0xFF); /* fill bytes */
+        while (m == 0xFF);                             /* fill bytes */
         if (m == EOF || m == 0xD9 || m == 0xDA) break; /* EOI or scan before any frame header */
         if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue; /* markers without a length */
         uint8_t b[7];
@@ -213,8 +214,8 @@ static cs_status jpeg_size(cs_context *ctx, const char *path, FILE *f, int *w, i
             *h = (int)((unsigned)b[3] << 8 | b[4]);
             *w = (int)((unsigned)b[5] << 8 | b[6]);
             if (*w == 0 || *h == 0)
-                return cs__error(ctx, CS_ERR_FORMAT, "%s: JPEG frame header has size %dx%d",
-                                 path, *w, *h);
+                return cs__error(ctx, CS_ERR_FORMAT, "%s: JPEG frame header has size %dx%d", path,
+                                 *w, *h);
             return CS_OK;
         }
         if (fseek(f, (long)len - 2, SEEK_CUR) != 0) break;
@@ -320,8 +321,36 @@ static char *colmap_image_dir(const char *model_dir) {
     return images;
 }
 
+/* A symbolic link checked out where links are not supported becomes a small text file holding the
+ * link's target (git's core.symlinks=false). When the images "folder" is such a file and its text
+ * names an existing folder relative to it, use that folder, as the link would have. Returns the
+ * path to use (images itself, or a new string replacing it). */
+static char *follow_link_stub(char *images) {
+    if (!cs__file_exists(images)) return images;
+    FILE *f = fopen(images, "rb");
+    if (!f) return images;
+    char target[1024];
+    size_t n = fread(target, 1, sizeof target - 1, f);
+    bool whole = feof(f) != 0;
+    fclose(f);
+    if (!whole || n == 0) return images;
+    target[n] = 0;
+    while (n > 0 && (target[n - 1] == '\n' || target[n - 1] == '\r')) target[--n] = 0;
+    if (memchr(target, 0, n) || strchr(target, '\n')) return images;
+    char *dir = cs__path_dirname(images);
+    char *resolved = dir ? cs__path_join(dir, target) : NULL;
+    cs__free(dir);
+    if (!resolved || !cs__dir_exists(resolved)) {
+        cs__free(resolved);
+        return images;
+    }
+    cs__free(images);
+    return resolved;
+}
+
 static cs_status load_colmap(cs_context *ctx, const char *model_dir, cs_camera_set **out) {
     char *images = colmap_image_dir(model_dir);
+    if (images) images = follow_link_stub(images);
     if (!images) return cs__alloc_error(ctx, model_dir, strlen(model_dir) + 8);
     cs_status st = cs__colmap_load(ctx, model_dir, images, out);
     cs__free(images);
@@ -342,14 +371,15 @@ static cs_status load_json(cs_context *ctx, const char *path, cs_camera_set **ou
         st = cs__cameras_json_parse(ctx, path, text, len - i, out);
     } else if (i < len && data[i] == '{') {
         char *dir = cs__path_dirname(path);
-        st = dir ? cs__transforms_parse(ctx, path, text, len - i, dir, cs__image_probe_file,
-                                        NULL, out)
+        st = dir ? cs__transforms_parse(ctx, path, text, len - i, dir, cs__image_probe_file, NULL,
+                                        out)
                  : cs__alloc_error(ctx, path, strlen(path));
         cs__free(dir);
     } else {
         st = cs__error(ctx, CS_ERR_FORMAT,
                        "%s: not a cameras.json (JSON list), transforms.json (JSON object) or "
-                       "COLMAP model", path);
+                       "COLMAP model",
+                       path);
     }
     cs__free(data);
     return st;
@@ -376,7 +406,8 @@ static cs_status load_folder(cs_context *ctx, const char *dir, cs_camera_set **o
     }
     return cs__error(ctx, CS_ERR_NOT_FOUND,
                      "%s: no COLMAP model (cameras.bin/txt, sparse/0, sparse), transforms.json "
-                     "or transforms_train.json", dir);
+                     "or transforms_train.json",
+                     dir);
 }
 
 cs_status cs_camera_set_load(cs_context *ctx, const char *path, cs_camera_set **out) {
@@ -385,8 +416,8 @@ cs_status cs_camera_set_load(cs_context *ctx, const char *path, cs_camera_set **
     if (cs__dir_exists(path)) return load_folder(ctx, path, out);
     if (!cs__file_exists(path))
         return cs__error(ctx, CS_ERR_NOT_FOUND, "%s: no such file or folder", path);
-    static const char *const colmap_files[] = {"cameras.bin",  "cameras.txt",  "images.bin",
-                                               "images.txt",   "points3D.bin", "points3D.txt"};
+    static const char *const colmap_files[] = {"cameras.bin", "cameras.txt",  "images.bin",
+                                               "images.txt",  "points3D.bin", "points3D.txt"};
     for (int i = 0; i < 6; i++) {
         if (strcmp(cs__path_basename(path), colmap_files[i]) != 0) continue;
         char *dir = cs__path_dirname(path);

@@ -23,15 +23,15 @@
 #define CS_MAX_CAMERA_FILE_BYTES ((size_t)1 << 30)
 
 struct cs_camera_set {
-    cs_context *ctx;         /* for the errors of cs_camera_set_add */
+    cs_context *ctx; /* for the errors of cs_camera_set_add */
     cs_camera_source source;
     int64_t count, capacity;
-    cs_camera *cams;         /* [capacity] */
-    char **names;            /* [capacity] owned; "" when none (never NULL for i < count) */
-    char **paths;            /* [capacity] owned; NULL when the source names no image */
+    cs_camera *cams; /* [capacity] */
+    char **names;    /* [capacity] owned; "" when none (never NULL for i < count) */
+    char **paths;    /* [capacity] owned; NULL when the source names no image */
     int64_t point_count;
-    float *point_xyz;        /* [point_count, 3] world */
-    uint8_t *point_rgb;      /* [point_count, 3] */
+    float *point_xyz;   /* [point_count, 3] world */
+    uint8_t *point_rgb; /* [point_count, 3] */
 };
 
 /* Room for at least n more cameras without reallocating. */

@@ -1,6 +1,5 @@
 /*
- * fileio.c - whole-file reads with a size cap, atomic output files, path helpers and
- * little-endian float access for the parsers.
+ * fileio.c - whole-file reads with a size cap, atomic output files and path helpers.
  *
  * Atomic output: data goes to "<path>.tmp.<pid>.<counter>" in the same folder, is flushed and
  * fsync'd, then renamed over <path>. A failure at any point removes the temporary file, so a
@@ -161,27 +160,4 @@ bool cs__file_exists(const char *path) {
 bool cs__dir_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-float cs__rd_f32le(const uint8_t *p) {
-    uint32_t u = cs__rd_u32le(p);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-double cs__rd_f64le(const uint8_t *p) {
-    uint64_t u = cs__rd_u64le(p);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
-void cs__wr_f32le(uint8_t *p, float v) {
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    p[0] = (uint8_t)u;
-    p[1] = (uint8_t)(u >> 8);
-    p[2] = (uint8_t)(u >> 16);
-    p[3] = (uint8_t)(u >> 24);
 }

@@ -5,9 +5,14 @@
 #include "formats.h"
 #include "internal.h"
 
+/* Compressed PLY comes before the plain PLY codec: both start with "ply", and only its detect()
+ * looks for the chunk element. */
 static const cs_scene_codec *const codecs[] = {
+    &cs__codec_compressed_ply,
     &cs__codec_ply,
     &cs__codec_splat,
+    &cs__codec_spz,
+    &cs__codec_sog,
     NULL, /* the list ends with NULL */
 };
 

@@ -10,5 +10,8 @@
 
 extern const cs_scene_codec cs__codec_ply;   /* io_ply.c: Inria 3DGS .ply */
 extern const cs_scene_codec cs__codec_splat; /* io_splat.c: antimatter15 .splat */
+extern const cs_scene_codec cs__codec_spz;   /* io_spz.c: Niantic SPZ */
+extern const cs_scene_codec cs__codec_sog;   /* io_sog.c: PlayCanvas SOG */
+extern const cs_scene_codec cs__codec_compressed_ply; /* io_plycompressed.c: PlayCanvas */
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CS_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
@@ -94,9 +95,27 @@ static inline uint32_t cs__rd_u32le(const uint8_t *p) {
 static inline uint64_t cs__rd_u64le(const uint8_t *p) {
     return (uint64_t)cs__rd_u32le(p) | (uint64_t)cs__rd_u32le(p + 4) << 32;
 }
-float cs__rd_f32le(const uint8_t *p);
-double cs__rd_f64le(const uint8_t *p);
-void cs__wr_f32le(uint8_t *p, float v);
+/* Inline: the PLY and npz loaders call these once per value of files of hundreds of MB. */
+static inline float cs__rd_f32le(const uint8_t *p) {
+    uint32_t u = cs__rd_u32le(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static inline double cs__rd_f64le(const uint8_t *p) {
+    uint64_t u = cs__rd_u64le(p);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+static inline void cs__wr_f32le(uint8_t *p, float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    p[0] = (uint8_t)u;
+    p[1] = (uint8_t)(u >> 8);
+    p[2] = (uint8_t)(u >> 16);
+    p[3] = (uint8_t)(u >> 24);
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Thread pool (src/cpu/pool.c). parallel_for splits [0, n) into ceil(n / grain) chunks with fixed

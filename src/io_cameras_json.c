@@ -90,7 +90,8 @@ static cs_status read_camera(cs_context *ctx, const char *name, int i, const cJS
         int k = 0;
         while (k < 4 && !(cJSON_IsString(model) && strcmp(model->valuestring, model_keys[k]) == 0))
             k++;
-        if (k == 4) return bad(ctx, name, i, "model is not PINHOLE, SIMPLE_RADIAL, RADIAL or OPENCV");
+        if (k == 4)
+            return bad(ctx, name, i, "model is not PINHOLE, SIMPLE_RADIAL, RADIAL or OPENCV");
         cam.model = (cs_camera_model)k;
         if (!numbers(cJSON_GetObjectItemCaseSensitive(o, "distortion"), d, 5))
             return bad(ctx, name, i, "distortion is not an array of 5 numbers");
@@ -159,8 +160,7 @@ static bool write_camera(cJSON *list, int64_t id, const cs_camera *cam, const ch
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) rot[i][j] = (double)cam->R[3 * j + i]; /* c2w = R^T */
     cJSON *rows = NULL;
-    bool ok = add_number(o, "id", (double)id) &&
-              cJSON_AddStringToObject(o, "img_name", img_name) &&
+    bool ok = add_number(o, "id", (double)id) && cJSON_AddStringToObject(o, "img_name", img_name) &&
               add_number(o, "width", cam->width) && add_number(o, "height", cam->height) &&
               add_array(o, "position", c, 3) && (rows = cJSON_AddArrayToObject(o, "rotation"));
     for (int i = 0; ok && i < 3; i++) {
@@ -202,8 +202,10 @@ cs_status cs__cameras_json_save(cs_context *ctx, const cs_camera_set *set, const
         const cs_camera *c = &set->cams[i];
         if (!camera_is_finite(c) || c->width < 1 || c->height < 1 ||
             (unsigned)c->model > (unsigned)CS_CAMERA_OPENCV)
-            return cs__error(ctx, CS_ERR_ARGUMENT, "%s: camera %lld has non-finite values, a "
-                             "bad size or an unknown model", path, (long long)i);
+            return cs__error(ctx, CS_ERR_ARGUMENT,
+                             "%s: camera %lld has non-finite values, a "
+                             "bad size or an unknown model",
+                             path, (long long)i);
     }
     cJSON *list = cJSON_CreateArray();
     bool ok = list != NULL;

@@ -35,10 +35,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const model_names[] = {
-    "SIMPLE_PINHOLE", "PINHOLE",        "SIMPLE_RADIAL", "RADIAL",
-    "OPENCV",         "OPENCV_FISHEYE", "FULL_OPENCV",   "FOV",
-    "SIMPLE_RADIAL_FISHEYE", "RADIAL_FISHEYE", "THIN_PRISM_FISHEYE"};
+static const char *const model_names[] = {"SIMPLE_PINHOLE",
+                                          "PINHOLE",
+                                          "SIMPLE_RADIAL",
+                                          "RADIAL",
+                                          "OPENCV",
+                                          "OPENCV_FISHEYE",
+                                          "FULL_OPENCV",
+                                          "FOV",
+                                          "SIMPLE_RADIAL_FISHEYE",
+                                          "RADIAL_FISHEYE",
+                                          "THIN_PRISM_FISHEYE"};
 enum { SUPPORTED_MODELS = 5, KNOWN_MODELS = 11 };
 static const int model_param_count[SUPPORTED_MODELS] = {3, 4, 4, 5, 8};
 
@@ -78,9 +85,9 @@ static cs_status set_intrinsics(model *m, uint32_t id, int model_id, uint64_t w,
                                 const double *p, cs_camera *cam) {
     memset(cam, 0, sizeof *cam);
     if (w < 1 || w > CS_MAX_CAMERA_SIDE || h < 1 || h > CS_MAX_CAMERA_SIDE)
-        return cs__error(m->ctx, CS_ERR_FORMAT, "%s/cameras%s: camera %u: size %llux%llu is out "
-                         "of range", m->dir, m->ext, id, (unsigned long long)w,
-                         (unsigned long long)h);
+        return cs__error(m->ctx, CS_ERR_FORMAT,
+                         "%s/cameras%s: camera %u: size %llux%llu is out of range", m->dir, m->ext,
+                         id, (unsigned long long)w, (unsigned long long)h);
     cam->width = (int)w;
     cam->height = (int)h;
     double fx, fy, cx, cy, d[4] = {0, 0, 0, 0};
@@ -110,9 +117,9 @@ static cs_status set_intrinsics(model *m, uint32_t id, int model_id, uint64_t w,
     bool finite = isfinite(cx) && isfinite(cy);
     for (int i = 0; i < 4; i++) finite = finite && isfinite(d[i]);
     if (!(fx > 0 && fy > 0 && isfinite(fx) && isfinite(fy)) || !finite)
-        return cs__error(m->ctx, CS_ERR_FORMAT, "%s/cameras%s: camera %u: invalid %s "
-                         "parameters (focal %g, %g)", m->dir, m->ext, id, model_names[model_id],
-                         fx, fy);
+        return cs__error(m->ctx, CS_ERR_FORMAT,
+                         "%s/cameras%s: camera %u: invalid %s parameters (focal %g, %g)", m->dir,
+                         m->ext, id, model_names[model_id], fx, fy);
     cam->fx = (float)fx;
     cam->fy = (float)fy;
     cam->cx = (float)cx;
@@ -122,7 +129,8 @@ static cs_status set_intrinsics(model *m, uint32_t id, int model_id, uint64_t w,
 }
 
 static cs_status unsupported_model(model *m, uint32_t id, const char *name) {
-    return cs__error(m->ctx, CS_ERR_UNSUPPORTED, "%s/cameras%s: camera %u: camera model %s is "
+    return cs__error(m->ctx, CS_ERR_UNSUPPORTED,
+                     "%s/cameras%s: camera %u: camera model %s is "
                      "not supported (SIMPLE_PINHOLE, PINHOLE, SIMPLE_RADIAL, RADIAL, OPENCV)",
                      m->dir, m->ext, id, name);
 }
@@ -131,8 +139,8 @@ static cs_status unsupported_model(model *m, uint32_t id, const char *name) {
 static cs_status alloc_records(model *m, const char *stem, uint64_t n, size_t size, void **out) {
     size_t bytes;
     if (!cs__mul_size((size_t)n, size, &bytes))
-        return cs__error(m->ctx, CS_ERR_FORMAT, "%s/%s%s: %llu records overflow memory",
-                         m->dir, stem, m->ext, (unsigned long long)n);
+        return cs__error(m->ctx, CS_ERR_FORMAT, "%s/%s%s: %llu records overflow memory", m->dir,
+                         stem, m->ext, (unsigned long long)n);
     *out = cs__calloc(1, bytes);
     return *out ? CS_OK : cs__alloc_error(m->ctx, stem, bytes);
 }
@@ -160,9 +168,9 @@ static cs_status bin_count(model *m, const char *stem, bin *b, size_t min_size, 
         return cs__error(m->ctx, CS_ERR_FORMAT, "%s/%s.bin: truncated header", m->dir, stem);
     *n = cs__rd_u64le(at);
     if (*n > b->left / min_size)
-        return cs__error(m->ctx, CS_ERR_FORMAT, "%s/%s.bin: header says %llu records but the "
-                         "file holds at most %zu", m->dir, stem, (unsigned long long)*n,
-                         b->left / min_size);
+        return cs__error(m->ctx, CS_ERR_FORMAT,
+                         "%s/%s.bin: header says %llu records but the file holds at most %zu",
+                         m->dir, stem, (unsigned long long)*n, b->left / min_size);
     return CS_OK;
 }
 
@@ -182,16 +190,17 @@ static cs_status parse_cameras_bin(model *m, const uint8_t *data, size_t len) {
         uint32_t id = cs__rd_u32le(hdr), model_id = cs__rd_u32le(hdr + 4);
         if (model_id >= SUPPORTED_MODELS) {
             if (model_id < KNOWN_MODELS) return unsupported_model(m, id, model_names[model_id]);
-            return cs__error(m->ctx, CS_ERR_FORMAT, "%s/cameras.bin: camera %u: unknown camera "
-                             "model id %d", m->dir, id, (int32_t)model_id);
+            return cs__error(m->ctx, CS_ERR_FORMAT,
+                             "%s/cameras.bin: camera %u: unknown camera model id %d", m->dir, id,
+                             (int32_t)model_id);
         }
         int np = model_param_count[model_id];
         if (!take(&b, (size_t)np * 8, &prm)) return bin_truncated(m, "cameras", i);
         double p[8];
         for (int k = 0; k < np; k++) p[k] = cs__rd_f64le(prm + 8 * k);
         m->cams[i].id = id;
-        st = set_intrinsics(m, id, (int)model_id, cs__rd_u64le(hdr + 8), cs__rd_u64le(hdr + 16),
-                            p, &m->cams[i].cam);
+        st = set_intrinsics(m, id, (int)model_id, cs__rd_u64le(hdr + 8), cs__rd_u64le(hdr + 16), p,
+                            &m->cams[i].cam);
         m->ncams = (int64_t)i + 1;
     }
     return st;
@@ -213,16 +222,17 @@ static cs_status parse_images_bin(model *m, const uint8_t *data, size_t len) {
         im->camera_id = cs__rd_u32le(at + 60);
         const uint8_t *nul = memchr(b.p, 0, b.left);
         if (!nul)
-            return cs__error(m->ctx, CS_ERR_FORMAT, "%s/images.bin: image %u: name is not "
-                             "terminated", m->dir, im->id);
+            return cs__error(m->ctx, CS_ERR_FORMAT,
+                             "%s/images.bin: image %u: name is not terminated", m->dir, im->id);
         im->name = (const char *)b.p;
         im->name_len = (size_t)(nul - b.p);
         take(&b, im->name_len + 1, &at);
         if (!take(&b, 8, &at)) return bin_truncated(m, "images", i);
         uint64_t n2d = cs__rd_u64le(at);
         if (n2d > b.left / 24)
-            return cs__error(m->ctx, CS_ERR_FORMAT, "%s/images.bin: image %u: %llu 2D points "
-                             "exceed the file", m->dir, im->id, (unsigned long long)n2d);
+            return cs__error(m->ctx, CS_ERR_FORMAT,
+                             "%s/images.bin: image %u: %llu 2D points exceed the file", m->dir,
+                             im->id, (unsigned long long)n2d);
         take(&b, (size_t)n2d * 24, &at);
         m->nimgs = (int64_t)i + 1;
     }
@@ -231,8 +241,8 @@ static cs_status parse_images_bin(model *m, const uint8_t *data, size_t len) {
 
 static cs_status check_point(model *m, uint64_t i, const double xyz[3]) {
     if (isfinite(xyz[0]) && isfinite(xyz[1]) && isfinite(xyz[2])) return CS_OK;
-    return cs__error(m->ctx, CS_ERR_FORMAT, "%s/points3D%s: point %llu has a non-finite "
-                     "position", m->dir, m->ext, (unsigned long long)i);
+    return cs__error(m->ctx, CS_ERR_FORMAT, "%s/points3D%s: point %llu has a non-finite position",
+                     m->dir, m->ext, (unsigned long long)i);
 }
 
 static cs_status alloc_points(model *m, uint64_t n) {
@@ -257,9 +267,9 @@ static cs_status parse_points_bin(model *m, const uint8_t *data, size_t len) {
         }
         uint64_t track = cs__rd_u64le(at + 43);
         if (track > b.left / 8)
-            return cs__error(m->ctx, CS_ERR_FORMAT, "%s/points3D.bin: point %llu: track length "
-                             "%llu exceeds the file", m->dir, (unsigned long long)i,
-                             (unsigned long long)track);
+            return cs__error(m->ctx, CS_ERR_FORMAT,
+                             "%s/points3D.bin: point %llu: track length %llu exceeds the file",
+                             m->dir, (unsigned long long)i, (unsigned long long)track);
         take(&b, (size_t)track * 8, &at);
         st = check_point(m, i, xyz);
         m->npoints = (int64_t)i + 1;
@@ -514,9 +524,9 @@ static cs_status assemble(model *m, bool binary, const char *image_dir, cs_camer
         const colmap_camera *cam =
             bsearch(&key, m->cams, (size_t)m->ncams, sizeof *m->cams, cmp_camera);
         st = cam ? add_image(m, set, &m->imgs[i], cam, image_dir)
-                 : cs__error(m->ctx, CS_ERR_FORMAT, "%s/images%s: image %u: camera id %u is not "
-                             "in cameras%s", m->dir, m->ext, m->imgs[i].id,
-                             m->imgs[i].camera_id, m->ext);
+                 : cs__error(m->ctx, CS_ERR_FORMAT,
+                             "%s/images%s: image %u: camera id %u is not in cameras%s", m->dir,
+                             m->ext, m->imgs[i].id, m->imgs[i].camera_id, m->ext);
     }
     if (st != CS_OK) {
         cs_camera_set_destroy(set);
@@ -581,8 +591,10 @@ cs_status cs__colmap_load(cs_context *ctx, const char *model_dir, const char *im
     uint8_t *files[3] = {NULL, NULL, NULL};
     size_t lens[3] = {0, 0, 0};
     cs_status st = read_model_file(ctx, model_dir, "cameras", ext, false, &files[0], &lens[0]);
-    if (st == CS_OK) st = read_model_file(ctx, model_dir, "images", ext, false, &files[1], &lens[1]);
-    if (st == CS_OK) st = read_model_file(ctx, model_dir, "points3D", ext, true, &files[2], &lens[2]);
+    if (st == CS_OK)
+        st = read_model_file(ctx, model_dir, "images", ext, false, &files[1], &lens[1]);
+    if (st == CS_OK)
+        st = read_model_file(ctx, model_dir, "points3D", ext, true, &files[2], &lens[2]);
     if (st == CS_OK)
         st = cs__colmap_parse(ctx, model_dir, binary, files[0], lens[0], files[1], lens[1],
                               files[2], lens[2], image_dir, out);

@@ -100,13 +100,14 @@ static cs_status find_directory(cs_context *ctx, const char *name, const uint8_t
                              name);
         uint64_t z = cs__rd_u64le(d + pos - 20 + 8);
         if (z > pos - 20 || pos - 20 - z < 56 || cs__rd_u32le(d + z) != 0x06064b50)
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: ZIP64 end-of-directory record at %llu is "
-                             "invalid", name, (unsigned long long)z);
+            return cs__error(ctx, CS_ERR_FORMAT,
+                             "%s: ZIP64 end-of-directory record at %llu is invalid", name,
+                             (unsigned long long)z);
         const uint8_t *r = d + z;
         if (cs__rd_u32le(r + 16) != 0 || cs__rd_u32le(r + 20) != 0 ||
             cs__rd_u64le(r + 24) != cs__rd_u64le(r + 32))
-            return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: multi-disk ZIP archives are not "
-                             "supported", name);
+            return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                             "%s: multi-disk ZIP archives are not supported", name);
         dir->entries = cs__rd_u64le(r + 32);
         dir->cd_size = cs__rd_u64le(r + 40);
         dir->cd_off = cs__rd_u64le(r + 48);
@@ -116,13 +117,16 @@ static cs_status find_directory(cs_context *ctx, const char *name, const uint8_t
                          name);
     }
     if (dir->cd_off > dir->cd_limit || dir->cd_size > dir->cd_limit - dir->cd_off)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: central directory (offset %llu, %llu bytes) "
-                         "lies outside the file", name, (unsigned long long)dir->cd_off,
-                         (unsigned long long)dir->cd_size);
-    if (dir->entries > dir->cd_size / 46 || dir->entries > ZIP_MAX_ENTRIES)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: %llu entries do not fit a %llu-byte central "
-                         "directory", name, (unsigned long long)dir->entries,
-                         (unsigned long long)dir->cd_size);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: central directory (offset %llu, %llu bytes) lies outside the file",
+                         name, (unsigned long long)dir->cd_off, (unsigned long long)dir->cd_size);
+    if (dir->entries > dir->cd_size / 46)
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: %llu entries do not fit a %llu-byte central directory", name,
+                         (unsigned long long)dir->entries, (unsigned long long)dir->cd_size);
+    if (dir->entries > ZIP_MAX_ENTRIES)
+        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: %llu entries exceed the limit of %d", name,
+                         (unsigned long long)dir->entries, ZIP_MAX_ENTRIES);
     return CS_OK;
 }
 
@@ -171,15 +175,17 @@ static cs_status read_directory(cs_context *ctx, const char *name, const uint8_t
         const uint8_t *c = d + p;
         size_t nlen = rd_u16(c + 28), xlen = rd_u16(c + 30), clen = rd_u16(c + 32);
         if (end - p - 46 < (uint64_t)(nlen + xlen + clen))
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: central directory record %llu overruns the "
-                             "directory", name, (unsigned long long)i);
+            return cs__error(ctx, CS_ERR_FORMAT,
+                             "%s: central directory record %llu overruns the directory", name,
+                             (unsigned long long)i);
         const char *fname = (const char *)c + 46;
         if (nlen < 5 || memcmp(fname + nlen - 4, ".npy", 4) != 0 || memchr(fname, 0, nlen))
             return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%.*s' is not a .npy array", name,
                              (int)nlen, fname);
         if (nlen - 4 >= sizeof z->name)
-            return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: entry name '%.*s' is longer than %zu "
-                             "characters", name, (int)nlen, fname, sizeof z->name - 1);
+            return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                             "%s: entry name '%.*s' is longer than %zu characters", name, (int)nlen,
+                             fname, sizeof z->name - 1);
         memcpy(z->name, fname, nlen - 4);
         z->name[nlen - 4] = 0;
         z->flags = rd_u16(c + 8);
@@ -189,15 +195,15 @@ static cs_status read_directory(cs_context *ctx, const char *name, const uint8_t
         z->usize = cs__rd_u32le(c + 24);
         z->offset = cs__rd_u32le(c + 42);
         if (!apply_zip64_extra(c + 46 + nlen, xlen, z))
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s': ZIP64 extra field missing or "
-                             "short", name, z->name);
+            return cs__error(ctx, CS_ERR_FORMAT,
+                             "%s: entry '%s': ZIP64 extra field missing or short", name, z->name);
         if (z->flags & 1)
-            return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: entry '%s' is encrypted", name,
-                             z->name);
+            return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: entry '%s' is encrypted", name, z->name);
         if (z->method != 0 && z->method != 8)
-            return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: entry '%s' uses compression method %u "
-                             "(only stored and deflated are supported)", name, z->name,
-                             (unsigned)z->method);
+            return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                             "%s: entry '%s' uses compression method %u "
+                             "(only stored and deflated are supported)",
+                             name, z->name, (unsigned)z->method);
         p += 46 + nlen + xlen + clen;
     }
 
@@ -212,18 +218,22 @@ static cs_status read_directory(cs_context *ctx, const char *name, const uint8_t
         const uint8_t *l = d + z->offset;
         uint64_t skip = 30 + (uint64_t)rd_u16(l + 26) + rd_u16(l + 28);
         if (dir->cd_off - z->offset < skip || dir->cd_off - z->offset - skip < z->csize)
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s': %llu bytes of data at %llu run "
-                             "past the end of the archive data", name, z->name,
-                             (unsigned long long)z->csize, (unsigned long long)z->offset);
+            return cs__error(ctx, CS_ERR_FORMAT,
+                             "%s: entry '%s': %llu bytes of data at %llu run "
+                             "past the end of the archive data",
+                             name, z->name, (unsigned long long)z->csize,
+                             (unsigned long long)z->offset);
         z->data_off = z->offset + skip;
         if (z->method == 0 && z->csize != z->usize)
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s' is stored but its sizes differ "
-                             "(%llu vs %llu)", name, z->name, (unsigned long long)z->csize,
-                             (unsigned long long)z->usize);
+            return cs__error(ctx, CS_ERR_FORMAT,
+                             "%s: entry '%s' is stored but its sizes differ (%llu vs %llu)", name,
+                             z->name, (unsigned long long)z->csize, (unsigned long long)z->usize);
         if (z->method == 8 && z->usize / DEFLATE_MAX_RATIO > z->csize)
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s' declares %llu bytes from %llu "
-                             "compressed, beyond deflate's maximum ratio", name, z->name,
-                             (unsigned long long)z->usize, (unsigned long long)z->csize);
+            return cs__error(ctx, CS_ERR_FORMAT,
+                             "%s: entry '%s' declares %llu bytes from %llu "
+                             "compressed, beyond deflate's maximum ratio",
+                             name, z->name, (unsigned long long)z->usize,
+                             (unsigned long long)z->csize);
     }
     qsort(zs, (size_t)dir->entries, sizeof *zs, cmp_offset);
     for (uint64_t i = 0; i + 1 < dir->entries; i++)
@@ -269,11 +279,12 @@ static cs_status inflate_entry(cs_context *ctx, const char *name, const zip_entr
         if (rc == Z_STREAM_END) break;
         if (rc == Z_OK) continue;
         if (rc == Z_BUF_ERROR && zs.avail_out == 0 && out_left == 0)
-            st = cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s' inflates to more than its declared "
-                           "%llu bytes", name, z->name, (unsigned long long)z->usize);
+            st = cs__error(ctx, CS_ERR_FORMAT,
+                           "%s: entry '%s' inflates to more than its declared %llu bytes", name,
+                           z->name, (unsigned long long)z->usize);
         else if (rc == Z_BUF_ERROR)
-            st = cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s': deflate stream is truncated",
-                           name, z->name);
+            st = cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s': deflate stream is truncated", name,
+                           z->name);
         else if (rc == Z_MEM_ERROR)
             st = cs__alloc_error(ctx, name, 32768);
         else
@@ -371,8 +382,8 @@ static size_t dtype_size(const char *descr) {
 static cs_status parse_npy(cs_context *ctx, const char *name, const uint8_t *npy, size_t len,
                            cs_npz_array *a, size_t *data_off, size_t *data_bytes) {
     if (len < 10 || memcmp(npy, "\x93NUMPY", 6) != 0)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s' is not a .npy array (bad magic)",
-                         name, a->name);
+        return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s' is not a .npy array (bad magic)", name,
+                         a->name);
     int major = npy[6];
     size_t hlen, pre;
     if (major == 1) {
@@ -385,12 +396,14 @@ static cs_status parse_npy(cs_context *ctx, const char *name, const uint8_t *npy
         hlen = cs__rd_u32le(npy + 8);
         pre = 12;
     } else {
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: entry '%s': .npy version %d.%d is not "
-                         "supported", name, a->name, major, npy[7]);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                         "%s: entry '%s': .npy version %d.%d is not supported", name, a->name,
+                         major, npy[7]);
     }
     if (hlen > len - pre)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s': .npy header of %zu bytes runs past "
-                         "the entry", name, a->name, hlen);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: entry '%s': .npy header of %zu bytes runs past the entry", name,
+                         a->name, hlen);
 
     lexer lx = {(const char *)npy + pre, (const char *)npy + pre + hlen};
     bool have_descr = false, have_order = false, have_shape = false, fortran = false;
@@ -400,12 +413,15 @@ static cs_status parse_npy(cs_context *ctx, const char *name, const uint8_t *npy
         if (!lex_string(&lx, key, sizeof key) || !eat(&lx, ':')) goto bad;
         if (strcmp(key, "descr") == 0 && !have_descr) {
             if (!lex_string(&lx, descr, sizeof descr))
-                return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: entry '%s': structured or unusual "
-                                 "dtype is not supported", name, a->name);
+                return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                                 "%s: entry '%s': structured or unusual dtype is not supported",
+                                 name, a->name);
             have_descr = true;
         } else if (strcmp(key, "fortran_order") == 0 && !have_order) {
-            if (lex_word(&lx, "True")) fortran = true;
-            else if (!lex_word(&lx, "False")) goto bad;
+            if (lex_word(&lx, "True"))
+                fortran = true;
+            else if (!lex_word(&lx, "False"))
+                goto bad;
             have_order = true;
         } else if (strcmp(key, "shape") == 0 && !have_shape) {
             if (!lex_shape(&lx, a)) goto bad;
@@ -423,21 +439,25 @@ static cs_status parse_npy(cs_context *ctx, const char *name, const uint8_t *npy
 
     size_t itemsize = dtype_size(descr);
     if (!itemsize)
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: entry '%s': dtype '%s' is not supported "
-                         "(<f4 <f8 |u1 <i4 <i8 |b1 are)", name, a->name, descr);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                         "%s: entry '%s': dtype '%s' is not supported "
+                         "(<f4 <f8 |u1 <i4 <i8 |b1 are)",
+                         name, a->name, descr);
     if (fortran)
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: entry '%s': Fortran-order arrays are not "
-                         "supported (save with C order)", name, a->name);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                         "%s: entry '%s': Fortran-order arrays are not "
+                         "supported (save with C order)",
+                         name, a->name);
     strcpy(a->dtype, descr);
     size_t count = 1, bytes;
     for (int i = 0; i < a->ndim; i++)
         if (!cs__mul_size(count, (size_t)a->shape[i], &count) || count > (size_t)INT64_MAX)
-            return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s': shape overflows", name,
-                             a->name);
+            return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s': shape overflows", name, a->name);
     if (!cs__mul_size(count, itemsize, &bytes) || bytes > len - pre - hlen)
-        return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s': shape needs %zu elements of %zu "
-                         "bytes but the entry holds %zu data bytes", name, a->name, count,
-                         itemsize, len - pre - hlen);
+        return cs__error(ctx, CS_ERR_FORMAT,
+                         "%s: entry '%s': shape needs %zu elements of %zu "
+                         "bytes but the entry holds %zu data bytes",
+                         name, a->name, count, itemsize, len - pre - hlen);
     a->count = (int64_t)count;
     *data_off = pre + hlen;
     *data_bytes = bytes;
@@ -455,12 +475,14 @@ static cs_status extract(cs_context *ctx, const char *name, const uint8_t *d, co
     const uint8_t *src = d + z->data_off;
     size_t off, bytes;
     cs_status st;
+    /* The CRC is checked after the header is parsed: a corrupt header is reported either way,
+     * and the fuzzer's mutations of headers reach the parser. */
     if (z->method == 0) {
+        st = parse_npy(ctx, name, src, (size_t)z->csize, a, &off, &bytes);
+        if (st != CS_OK) return st;
         if (crc32_z(0, src, (z_size_t)z->csize) != z->crc)
             return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s': CRC-32 mismatch (corrupt data)",
                              name, z->name);
-        st = parse_npy(ctx, name, src, (size_t)z->csize, a, &off, &bytes);
-        if (st != CS_OK) return st;
         out->block = cs__malloc(bytes);
         if (!out->block) return cs__alloc_error(ctx, name, bytes);
         memcpy(out->block, src + off, bytes);
@@ -470,11 +492,11 @@ static cs_status extract(cs_context *ctx, const char *name, const uint8_t *d, co
         if (!out->block) return cs__alloc_error(ctx, name, (size_t)z->usize);
         st = inflate_entry(ctx, name, z, src, out->block);
         if (st != CS_OK) return st;
+        st = parse_npy(ctx, name, out->block, (size_t)z->usize, a, &off, &bytes);
+        if (st != CS_OK) return st;
         if (crc32_z(0, out->block, (z_size_t)z->usize) != z->crc)
             return cs__error(ctx, CS_ERR_FORMAT, "%s: entry '%s': CRC-32 mismatch (corrupt data)",
                              name, z->name);
-        st = parse_npy(ctx, name, out->block, (size_t)z->usize, a, &off, &bytes);
-        if (st != CS_OK) return st;
         /* Move the data to the start of the block so it is aligned like any allocation. */
         memmove(out->block, out->block + off, bytes);
     }
@@ -556,8 +578,8 @@ cs_status cs__npz_to_float(cs_context *ctx, const cs_npz_array *a, float *out) {
     } else if (strcmp(a->dtype, "<i8") == 0) {
         for (int64_t i = 0; i < n; i++) out[i] = (float)(int64_t)cs__rd_u64le(p + 8 * i);
     } else {
-        return cs__error(ctx, CS_ERR_UNSUPPORTED, "npz array '%s': dtype '%s' has no float "
-                         "conversion", a->name, a->dtype);
+        return cs__error(ctx, CS_ERR_UNSUPPORTED,
+                         "npz array '%s': dtype '%s' has no float conversion", a->name, a->dtype);
     }
     return CS_OK;
 }

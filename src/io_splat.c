@@ -6,8 +6,8 @@
  *   offset  type        content
  *    0      float32 x3  position x, y, z
  *   12      float32 x3  scale: linear standard deviations, exp(log_scale)
- *   24      uint8 x4    colour r, g, b = (0.5 + SH_C0 * f_dc_c) * 255, alpha = sigmoid(opacity) * 255
- *   28      uint8 x4    rotation w, x, y, z = q / |q| * 128 + 128
+ *   24      uint8 x4    colour r, g, b = (0.5 + SH_C0 * f_dc_c) * 255, alpha = sigmoid(opacity) *
+ * 255 28      uint8 x4    rotation w, x, y, z = q / |q| * 128 + 128
  *
  * Writing: bytes are clamped to 0..255 and rounded to nearest with ties to even, NaN -> 0: the
  * Uint8ClampedArray conversion of main.js, which makes most .splat files (convert.py truncates
@@ -134,8 +134,8 @@ static cs_status splat_write(cs_context *ctx, const cs_scene *scene, cs_outfile 
     }
     for (size_t i = 0; i < n; i++) {
         const float *s = p->log_scales + 3 * i;
-        keys[i].importance = exp((double)s[0] + (double)s[1] + (double)s[2]) /
-                             (1.0 + exp(-(double)p->opacities[i]));
+        keys[i].importance =
+            exp((double)s[0] + (double)s[1] + (double)s[2]) / (1.0 + exp(-(double)p->opacities[i]));
         keys[i].index = i;
     }
     qsort(keys, n, sizeof *keys, cmp_key);

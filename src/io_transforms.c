@@ -35,8 +35,9 @@
 #include <string.h>
 
 enum { FL_X, FL_Y, CX, CY, W, H, ANGLE_X, ANGLE_Y, K1, K2, P1, P2, K3, NKEYS };
-static const char *const keys[NKEYS] = {"fl_x", "fl_y", "cx", "cy", "w", "h", "camera_angle_x",
-                                        "camera_angle_y", "k1", "k2", "p1", "p2", "k3"};
+static const char *const keys[NKEYS] = {
+    "fl_x",           "fl_y", "cx", "cy", "w",  "h", "camera_angle_x",
+    "camera_angle_y", "k1",   "k2", "p1", "p2", "k3"};
 
 typedef struct parse {
     cs_context *ctx;
@@ -52,8 +53,8 @@ static cs_status read_keys(parse *ps, const cJSON *obj, const char *where, doubl
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, keys[k]);
         if (!it) continue;
         if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
-            return cs__error(ps->ctx, CS_ERR_FORMAT, "%s: %s%s is not a finite number",
-                             ps->name, where, keys[k]);
+            return cs__error(ps->ctx, CS_ERR_FORMAT, "%s: %s%s is not a finite number", ps->name,
+                             where, keys[k]);
         v[k] = it->valuedouble;
     }
     return CS_OK;
@@ -73,12 +74,13 @@ static cs_status detect_dialect(parse *ps, const cJSON *root, const cJSON *frame
     if (model) {
         const char *m = cJSON_IsString(model) ? model->valuestring : NULL;
         if (!m)
-            return cs__error(ps->ctx, CS_ERR_FORMAT, "%s: camera_model is not a string",
-                             ps->name);
+            return cs__error(ps->ctx, CS_ERR_FORMAT, "%s: camera_model is not a string", ps->name);
         if (strcmp(m, "OPENCV") != 0 && strcmp(m, "PINHOLE") != 0 &&
             strcmp(m, "SIMPLE_PINHOLE") != 0)
-            return cs__error(ps->ctx, CS_ERR_UNSUPPORTED, "%s: camera_model %.64s is not "
-                             "supported (OPENCV, PINHOLE, SIMPLE_PINHOLE)", ps->name, m);
+            return cs__error(ps->ctx, CS_ERR_UNSUPPORTED,
+                             "%s: camera_model %.64s is not "
+                             "supported (OPENCV, PINHOLE, SIMPLE_PINHOLE)",
+                             ps->name, m);
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "is_fisheye")))
         return cs__error(ps->ctx, CS_ERR_UNSUPPORTED, "%s: fisheye cameras are not supported",
@@ -93,8 +95,8 @@ static cs_status detect_dialect(parse *ps, const cJSON *root, const cJSON *frame
     else if (!isnan(ps->top[ANGLE_X]))
         *out = CS_CAMERAS_TRANSFORMS_BLENDER;
     else
-        return cs__error(ps->ctx, CS_ERR_FORMAT, "%s: no intrinsics (neither fl_x nor "
-                         "camera_angle_x)", ps->name);
+        return cs__error(ps->ctx, CS_ERR_FORMAT,
+                         "%s: no intrinsics (neither fl_x nor camera_angle_x)", ps->name);
     return CS_OK;
 }
 
@@ -113,8 +115,9 @@ static cs_status read_pose(parse *ps, int i, const cJSON *frame, cs_camera *cam)
         }
     }
     if (!ok)
-        return cs__error(ps->ctx, CS_ERR_FORMAT, "%s: frames[%d].transform_matrix is not a 4x4 "
-                         "array of finite numbers", ps->name, i);
+        return cs__error(ps->ctx, CS_ERR_FORMAT,
+                         "%s: frames[%d].transform_matrix is not a 4x4 array of finite numbers",
+                         ps->name, i);
     /* OpenGL -> OpenCV camera axes: negate the y and z columns of the rotation. */
     double r[9], c[3];
     for (int row = 0; row < 3; row++) {
@@ -124,8 +127,10 @@ static cs_status read_pose(parse *ps, int i, const cJSON *frame, cs_camera *cam)
         c[row] = c2w[4 * row + 3];
     }
     if (!cs__rotation_is_valid(r))
-        return cs__error(ps->ctx, CS_ERR_FORMAT, "%s: frames[%d].transform_matrix rotation is "
-                         "not orthonormal (scaled or mirrored)", ps->name, i);
+        return cs__error(ps->ctx, CS_ERR_FORMAT,
+                         "%s: frames[%d].transform_matrix rotation is "
+                         "not orthonormal (scaled or mirrored)",
+                         ps->name, i);
     cs__camera_set_c2w(cam, r, c);
     return CS_OK;
 }
@@ -167,17 +172,15 @@ static bool size_ok(double v) {
 }
 
 /* Intrinsics of frame i from v (top level overridden by the frame) and the image size. */
-static cs_status intrinsics(parse *ps, int i, const double v[NKEYS], int w, int h,
-                            cs_camera *cam) {
+static cs_status intrinsics(parse *ps, int i, const double v[NKEYS], int w, int h, cs_camera *cam) {
     double fx = v[FL_X], fy = v[FL_Y];
-    if (isnan(fx) && v[ANGLE_X] > 0 && v[ANGLE_X] < 3.14159)
-        fx = 0.5 * w / tan(0.5 * v[ANGLE_X]);
-    if (isnan(fy) && v[ANGLE_Y] > 0 && v[ANGLE_Y] < 3.14159)
-        fy = 0.5 * h / tan(0.5 * v[ANGLE_Y]);
+    if (isnan(fx) && v[ANGLE_X] > 0 && v[ANGLE_X] < 3.14159) fx = 0.5 * w / tan(0.5 * v[ANGLE_X]);
+    if (isnan(fy) && v[ANGLE_Y] > 0 && v[ANGLE_Y] < 3.14159) fy = 0.5 * h / tan(0.5 * v[ANGLE_Y]);
     if (isnan(fy)) fy = fx;
     if (!(fx > 0 && fy > 0))
-        return cs__error(ps->ctx, CS_ERR_FORMAT, "%s: frames[%d]: no valid focal length (fl_x "
-                         "%g, camera_angle_x %g)", ps->name, i, v[FL_X], v[ANGLE_X]);
+        return cs__error(ps->ctx, CS_ERR_FORMAT,
+                         "%s: frames[%d]: no valid focal length (fl_x %g, camera_angle_x %g)",
+                         ps->name, i, v[FL_X], v[ANGLE_X]);
     cam->width = w;
     cam->height = h;
     cam->fx = (float)fx;
@@ -195,8 +198,8 @@ static cs_status intrinsics(parse *ps, int i, const double v[NKEYS], int w, int 
 }
 
 /* One frame: appended to set, or counted as skipped when its image is missing. */
-static cs_status read_frame(parse *ps, int i, const cJSON *frame, cs_camera_set *set,
-                            int *skipped, const char **first_missing) {
+static cs_status read_frame(parse *ps, int i, const cJSON *frame, cs_camera_set *set, int *skipped,
+                            const char **first_missing) {
     char where[48];
     snprintf(where, sizeof where, "frames[%d].", i);
     if (!cJSON_IsObject(frame))
@@ -218,8 +221,8 @@ static cs_status read_frame(parse *ps, int i, const cJSON *frame, cs_camera_set 
     const cJSON *time = cJSON_GetObjectItemCaseSensitive(frame, "time");
     if (st == CS_OK && time) {
         if (!cJSON_IsNumber(time) || !isfinite(time->valuedouble))
-            return cs__error(ps->ctx, CS_ERR_FORMAT, "%s: %stime is not a finite number",
-                             ps->name, where);
+            return cs__error(ps->ctx, CS_ERR_FORMAT, "%s: %stime is not a finite number", ps->name,
+                             where);
         cam.time = (float)time->valuedouble;
     }
     int w = need_size ? 0 : (int)v[W], h = need_size ? 0 : (int)v[H];
@@ -267,8 +270,9 @@ cs_status cs__transforms_parse(cs_context *ctx, const char *name, const char *te
     for (int i = 0; st == CS_OK && frame; i++, frame = frame->next)
         st = read_frame(&ps, i, frame, set, &skipped, &first_missing);
     if (st == CS_OK && skipped == n)
-        st = cs__error(ctx, CS_ERR_NOT_FOUND, "%s: all %d frames skipped: image missing (first: "
-                       "%s)", name, n, first_missing);
+        st =
+            cs__error(ctx, CS_ERR_NOT_FOUND, "%s: all %d frames skipped: image missing (first: %s)",
+                      name, n, first_missing);
     else if (st == CS_OK && skipped)
         cs__log(ctx, CS_LOG_WARN, "%s: %d of %d frames skipped: image missing (first: %s)", name,
                 skipped, n, first_missing);

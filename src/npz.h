@@ -11,8 +11,8 @@
 #include "internal.h"
 
 typedef struct cs_npz_array {
-    char name[64];       /* entry name without ".npy" */
-    char dtype[8];       /* numpy descr, e.g. "<f4", "|u1", "<i8" */
+    char name[64]; /* entry name without ".npy" */
+    char dtype[8]; /* numpy descr, e.g. "<f4", "|u1", "<i8" */
     int ndim;
     int64_t shape[8];
     int64_t count;       /* product of shape (1 for a scalar) */

@@ -244,4 +244,13 @@ void cs__raster_tile(const cs_raster_args *a, int64_t tile);
 void cs__raster_tile_avx2(const cs_raster_args *a, int64_t tile);
 void cs__raster_tile_avx512(const cs_raster_args *a, int64_t tile);
 
+/* ---- For the backward pass (train_render.c, backward branch): a renderer keeps the backward's
+ * scratch next to the forward's, so a warm training loop does not allocate. ---- */
+typedef struct cs_train_scratch cs_train_scratch;
+cs_context *cs__renderer_context(const cs_renderer *renderer);
+/* The renderer's backward-scratch slot (NULL until the first backward). */
+cs_train_scratch **cs__renderer_train_scratch(cs_renderer *renderer);
+/* Frees a backward scratch (NULL allowed); cs_renderer_destroy calls it. */
+void cs__train_scratch_destroy(cs_train_scratch *s);
+
 #endif /* CSPLAT_RENDER_H */

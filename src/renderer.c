@@ -45,6 +45,7 @@ struct cs_renderer {
     cs_render_frame frame; /* the last frame, for a trainer's backward pass */
     scratch splats, order, keys, tmp_keys, tmp_order, hist, counts, ranges, list, final_t,
         n_contrib;
+    cs_train_scratch *train; /* the backward pass's scratch (train_render.c), lazily created */
 };
 
 static void scratch_free(scratch *s) {
@@ -105,6 +106,7 @@ void cs_renderer_destroy(cs_renderer *r) {
     scratch *all[] = {&r->splats, &r->order, &r->keys, &r->tmp_keys, &r->tmp_order, &r->hist,
                       &r->counts, &r->ranges, &r->list, &r->final_t, &r->n_contrib};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) scratch_free(all[i]);
+    cs__train_scratch_destroy(r->train);
     cs__free(r);
 }
 
@@ -118,6 +120,14 @@ void cs_renderer_get_stats(const cs_renderer *r, cs_render_stats *out) {
 
 void cs__renderer_frame(const cs_renderer *r, cs_render_frame *out) {
     *out = r->frame;
+}
+
+cs_context *cs__renderer_context(const cs_renderer *r) {
+    return r->ctx;
+}
+
+cs_train_scratch **cs__renderer_train_scratch(cs_renderer *r) {
+    return &r->train;
 }
 
 static bool finite_n(const float *v, int n) {

@@ -93,7 +93,10 @@ cs_format cs_format_from_path(const char *path) {
     if (cs__ext_is(path, ".ply")) return CS_FORMAT_PLY;
     if (cs__ext_is(path, ".splat")) return CS_FORMAT_SPLAT;
     if (cs__ext_is(path, ".spz")) return CS_FORMAT_SPZ;
-    if (cs__ext_is(path, ".sog") || strcmp(base, "meta.json") == 0) return CS_FORMAT_SOG;
+    /* SOG: bundled ".sog", unbundled "meta.json", level-of-detail sets "lod-meta.json". */
+    if (cs__ext_is(path, ".sog") || strcmp(base, "meta.json") == 0 ||
+        strcmp(base, "lod-meta.json") == 0)
+        return CS_FORMAT_SOG;
     return CS_FORMAT_UNKNOWN;
 }
 

@@ -84,9 +84,15 @@ TEST(cameras_json_reads_the_reference_layout) {
 /* A rotation from Euler angles (z, y, x), row-major. */
 static void euler(double a, double b, double g, float R[9]) {
     double ca = cos(a), sa = sin(a), cb = cos(b), sb = sin(b), cg = cos(g), sg = sin(g);
-    double m[9] = {ca * cb, ca * sb * sg - sa * cg, ca * sb * cg + sa * sg,
-                   sa * cb, sa * sb * sg + ca * cg, sa * sb * cg - ca * sg,
-                   -sb,     cb * sg,                cb * cg};
+    double m[9] = {ca * cb,
+                   ca * sb * sg - sa * cg,
+                   ca * sb * cg + sa * sg,
+                   sa * cb,
+                   sa * sb * sg + ca * cg,
+                   sa * sb * cg - ca * sg,
+                   -sb,
+                   cb * sg,
+                   cb * cg};
     for (int i = 0; i < 9; i++) R[i] = (float)m[i];
 }
 
@@ -96,8 +102,12 @@ TEST(cameras_json_round_trip) {
     CHECK_OK(ctx, cs_camera_set_create(ctx, &set));
     test_rng rng = test_rng_seed(7);
     for (int i = 0; i < 6; i++) {
-        cs_camera c = {.fx = 800 + (float)i, .fy = 801, .cx = 400.5f, .cy = 299.25f,
-                       .width = 800, .height = 600};
+        cs_camera c = {.fx = 800 + (float)i,
+                       .fy = 801,
+                       .cx = 400.5f,
+                       .cy = 299.25f,
+                       .width = 800,
+                       .height = 600};
         euler(6 * test_rng_uniform(&rng), 3 * test_rng_uniform(&rng) - 1.5,
               6 * test_rng_uniform(&rng), c.R);
         for (int k = 0; k < 3; k++) c.t[k] = (float)(10 * test_rng_normal(&rng));
@@ -127,8 +137,8 @@ TEST(cameras_json_round_trip) {
         const cs_camera *a = cs_camera_set_camera(set, i), *b = cs_camera_set_camera(back, i);
         for (int k = 0; k < 9; k++) CHECK(a->R[k] == b->R[k]); /* rotation is exact */
         for (int k = 0; k < 3; k++)
-            worst = fmax(worst, fabs((double)a->t[k] - (double)b->t[k]) /
-                                    (1 + fabs((double)a->t[k])));
+            worst =
+                fmax(worst, fabs((double)a->t[k] - (double)b->t[k]) / (1 + fabs((double)a->t[k])));
         CHECK(a->fx == b->fx && a->fy == b->fy && a->cx == b->cx && a->cy == b->cy);
         CHECK(a->width == b->width && a->height == b->height && a->model == b->model);
         CHECK(memcmp(a->dist, b->dist, sizeof a->dist) == 0 && a->time == b->time);
@@ -193,8 +203,8 @@ TEST(cameras_json_wrong_types) {
         const char *at = strstr(inria_json, cases[i].from);
         CHECK(at != NULL);
         if (!at) continue;
-        snprintf(text, sizeof text, "%.*s%s%s", (int)(at - inria_json), inria_json,
-                 cases[i].to, at + strlen(cases[i].from));
+        snprintf(text, sizeof text, "%.*s%s%s", (int)(at - inria_json), inria_json, cases[i].to,
+                 at + strlen(cases[i].from));
         cs_camera_set *set;
         cs_status st = cs__cameras_json_parse(ctx, "cams.json", text, strlen(text), &set);
         const char *msg = cs_context_last_error(ctx);
@@ -223,8 +233,9 @@ TEST(image_size_from_headers) {
     snprintf(path, sizeof path, "%s", test_tmp("hdr.img"));
     int w, h;
     /* PNG: signature, IHDR length 13, "IHDR", width 1080, height 1920 (big-endian). */
-    const unsigned char png[26] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13,
-                                   'I', 'H', 'D', 'R', 0, 0, 0x04, 0x38, 0, 0, 0x07, 0x80, 8, 6};
+    const unsigned char png[26] = {0x89, 'P',  'N', 'G', '\r', '\n', 0x1A, '\n', 0,
+                                   0,    0,    13,  'I', 'H',  'D',  'R',  0,    0,
+                                   0x04, 0x38, 0,   0,   0x07, 0x80, 8,    6};
     CHECK(test_write_file(path, png, sizeof png));
     CHECK_OK(ctx, cs__image_size(ctx, path, &w, &h));
     CHECK(w == 1080 && h == 1920);

@@ -35,10 +35,10 @@ static int run_cli(const char *args) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-#define NEED_CLI()                                                                                \
-    do {                                                                                          \
-        if (!getenv("CSPLAT_CLI") || !*getenv("CSPLAT_CLI"))                                      \
-            SKIP("CSPLAT_CLI is not set (run through `make unit-test`)");                         \
+#define NEED_CLI()                                                                                 \
+    do {                                                                                           \
+        if (!getenv("CSPLAT_CLI") || !*getenv("CSPLAT_CLI"))                                       \
+            SKIP("CSPLAT_CLI is not set (run through `make unit-test`)");                          \
     } while (0)
 
 /* A degree-1 scene of n Gaussians with known bounds: x = i, y = -i, z = 0.5; opacity 0. */

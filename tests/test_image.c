@@ -69,10 +69,14 @@ static unsigned sample_value(int x, int y, int c, unsigned max) {
 
 static int channels_of(int color) {
     switch (color) {
-    case PNG_COLOR_TYPE_GRAY: return 1;
-    case PNG_COLOR_TYPE_GRAY_ALPHA: return 2;
-    case PNG_COLOR_TYPE_RGB: return 3;
-    default: return 4;
+    case PNG_COLOR_TYPE_GRAY:
+        return 1;
+    case PNG_COLOR_TYPE_GRAY_ALPHA:
+        return 2;
+    case PNG_COLOR_TYPE_RGB:
+        return 3;
+    default:
+        return 4;
     }
 }
 
@@ -106,18 +110,17 @@ static void check_png_variant(cs_context *ctx, int color, int depth, int interla
     CHECK(write_png(path, &s, rows, rowbytes));
     cs_image img;
     CHECK_OK(ctx, cs_image_load(ctx, path, &img));
-    CHECK_MSG(img.width == s.width && img.height == s.height && img.channels == ch,
-              "%s: %dx%dx%d", name, img.width, img.height, img.channels);
+    CHECK_MSG(img.width == s.width && img.height == s.height && img.channels == ch, "%s: %dx%dx%d",
+              name, img.width, img.height, img.channels);
     int bad = 0;
     for (int y = 0; img.data && y < s.height; y++)
         for (int x = 0; x < s.width; x++)
             for (int c = 0; c < ch; c++) {
                 unsigned v = sample_value(x, y, c, max);
                 /* libpng expands sub-byte gray by bit replication: v * 255 / max exactly. */
-                float want = depth == 16 ? (float)v / 65535.0f
-                                         : (float)(v * (255 / max)) / 255.0f;
-                float got = img.data[((size_t)y * (size_t)s.width + (size_t)x) * (size_t)ch +
-                                     (size_t)c];
+                float want = depth == 16 ? (float)v / 65535.0f : (float)(v * (255 / max)) / 255.0f;
+                float got =
+                    img.data[((size_t)y * (size_t)s.width + (size_t)x) * (size_t)ch + (size_t)c];
                 bad += got != want;
             }
     CHECK_MSG(bad == 0, "%s: %d samples differ", name, bad);
@@ -154,8 +157,16 @@ TEST(image_png_palette_and_trns) {
                     size_t bit = (size_t)x * (size_t)depth;
                     rows[(size_t)y * rowbytes + bit / 8] |= (uint8_t)(v << (8 - depth - bit % 8));
                 }
-            png_spec s = {W, H, PNG_COLOR_TYPE_PALETTE, depth, 0, pal, 4,
-                          with_trns ? alpha : NULL, with_trns ? 3 : 0, NULL};
+            png_spec s = {W,
+                          H,
+                          PNG_COLOR_TYPE_PALETTE,
+                          depth,
+                          0,
+                          pal,
+                          4,
+                          with_trns ? alpha : NULL,
+                          with_trns ? 3 : 0,
+                          NULL};
             const char *path = test_tmp("palette.png");
             CHECK(write_png(path, &s, rows, rowbytes));
             cs_image img;
@@ -265,11 +276,11 @@ TEST(image_save_bad_arguments) {
 
 typedef struct jpeg_spec {
     int width, height, components; /* 1 gray, 3 RGB, 4 CMYK */
-    bool progressive;
+    bool progressive, arithmetic;
 } jpeg_spec;
 
 static float gradient(int x, int y, int c, int w, int h) {
-    return (float)(0.1 + 0.8 * (c == 0 ? x / (double)(w - 1)
+    return (float)(0.1 + 0.8 * (c == 0   ? x / (double)(w - 1)
                                 : c == 1 ? y / (double)(h - 1)
                                          : 0.5 * (x + y) / (double)(w + h - 2)));
 }
@@ -286,11 +297,13 @@ static unsigned char *make_jpeg(const jpeg_spec *s, unsigned long *len) {
     ci.image_width = (JDIMENSION)s->width;
     ci.image_height = (JDIMENSION)s->height;
     ci.input_components = s->components;
-    ci.in_color_space = s->components == 1 ? JCS_GRAYSCALE : s->components == 3 ? JCS_RGB
-                                                                                 : JCS_CMYK;
+    ci.in_color_space = s->components == 1   ? JCS_GRAYSCALE
+                        : s->components == 3 ? JCS_RGB
+                                             : JCS_CMYK;
     jpeg_set_defaults(&ci);
     jpeg_set_quality(&ci, 95, TRUE);
     if (s->progressive) jpeg_simple_progression(&ci);
+    ci.arith_code = s->arithmetic;
     jpeg_start_compress(&ci, TRUE);
     unsigned char *row = malloc((size_t)s->width * (size_t)s->components);
     while (ci.next_scanline < ci.image_height) {
@@ -312,9 +325,10 @@ static unsigned char *make_jpeg(const jpeg_spec *s, unsigned long *len) {
 
 TEST(image_jpeg_baseline_progressive_gray) {
     cs_context *ctx = test_context(1);
-    const jpeg_spec specs[4] = {{64, 48, 3, false}, {64, 48, 3, true}, {61, 35, 1, false},
-                                {61, 35, 1, true}};
-    for (int k = 0; k < 4; k++) {
+    const jpeg_spec specs[6] = {{64, 48, 3, false, false}, {64, 48, 3, true, false},
+                                {61, 35, 1, false, false}, {61, 35, 1, true, false},
+                                {64, 48, 3, false, true},  {61, 35, 1, true, true}};
+    for (int k = 0; k < 6; k++) {
         const jpeg_spec *s = &specs[k];
         unsigned long len;
         unsigned char *jpg = make_jpeg(s, &len);
@@ -329,7 +343,8 @@ TEST(image_jpeg_baseline_progressive_gray) {
             for (int x = 0; x < s->width; x++)
                 for (int c = 0; c < s->components; c++) {
                     float got = img.data[((size_t)y * (size_t)s->width + (size_t)x) *
-                                             (size_t)s->components + (size_t)c];
+                                             (size_t)s->components +
+                                         (size_t)c];
                     double e = fabs((double)got - (double)gradient(x, y, c, s->width, s->height));
                     max_err = fmax(max_err, e);
                     sum += e;
@@ -337,8 +352,9 @@ TEST(image_jpeg_baseline_progressive_gray) {
                 }
         /* Quality 95 on a smooth ramp: a few levels at most (chroma is subsampled 2x2). */
         CHECK_MSG(max_err < 8.0 / 255.0 && sum / (double)n < 2.0 / 255.0,
-                  "%s %d channels: max error %.4f, mean %.4f", s->progressive ? "progressive"
-                  : "baseline", s->components, max_err, sum / (double)(n ? n : 1));
+                  "%s%s %d channels: max error %.4f, mean %.4f",
+                  s->progressive ? "progressive" : "baseline", s->arithmetic ? " arithmetic" : "",
+                  s->components, max_err, sum / (double)(n ? n : 1));
         cs_image_free(&img);
         free(jpg);
     }
@@ -347,13 +363,69 @@ TEST(image_jpeg_baseline_progressive_gray) {
 
 TEST(image_jpeg_cmyk_unsupported) {
     cs_context *ctx = test_context(1);
-    jpeg_spec s = {16, 16, 4, false};
+    jpeg_spec s = {16, 16, 4, false, false};
     unsigned long len;
     unsigned char *jpg = make_jpeg(&s, &len);
     cs_image img;
     CHECK(cs__image_decode(ctx, "cmyk.jpg", jpg, len, &img) == CS_ERR_UNSUPPORTED);
     CHECK(strstr(cs_context_last_error(ctx), "cmyk.jpg: JPEG: CMYK"));
     CHECK(img.data == NULL && img.width == 0);
+    free(jpg);
+    cs_context_destroy(ctx);
+}
+
+static void log_collect(void *user, cs_log_level level, const char *message) {
+    if (level == CS_LOG_WARN) snprintf(user, 256, "%s", message);
+}
+
+/* Garbage between two markers: libjpeg's warning goes to the log callback (not stderr), and the
+ * image still decodes. */
+TEST(image_jpeg_warning_goes_to_log) {
+    char logged[256] = "";
+    cs_context *ctx;
+    cs_context_desc desc = {.threads = 1, .log = log_collect, .log_user = logged};
+    CHECK_OK(NULL, cs_context_create(&desc, &ctx));
+    jpeg_spec s = {16, 16, 3, false, false};
+    unsigned long len;
+    unsigned char *jpg = make_jpeg(&s, &len);
+    /* SOI (2) + APP0 JFIF (2 + 16): insert 3 stray bytes after it. */
+    CHECK(jpg[2] == 0xFF && jpg[3] == 0xE0 && jpg[20] == 0xFF);
+    unsigned char *bad = malloc(len + 3);
+    memcpy(bad, jpg, 20);
+    memcpy(bad + 20, "xyz", 3);
+    memcpy(bad + 23, jpg + 20, len - 20);
+    cs_image img;
+    CHECK_OK(ctx, cs__image_decode(ctx, "stray.jpg", bad, len + 3, &img));
+    CHECK(img.width == 16 && img.channels == 3);
+    CHECK_MSG(strstr(logged, "stray.jpg: JPEG: Corrupt JPEG data: 3 extraneous bytes"), "log: %s",
+              logged);
+    cs_image_free(&img);
+    free(bad);
+    free(jpg);
+    cs_context_destroy(ctx);
+}
+
+/* A progressive file whose last scan is repeated 600 times: refused at scan 501 instead of
+ * decoding for as long as the file is (libjpeg only warns about the bogus progression). */
+TEST(image_jpeg_scan_limit) {
+    cs_context *ctx = test_context(1);
+    jpeg_spec s = {16, 16, 1, true, false};
+    unsigned long len;
+    unsigned char *jpg = make_jpeg(&s, &len);
+    size_t last = 0;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (jpg[i] == 0xFF && jpg[i + 1] == 0xDA) last = i;
+    CHECK(last > 0 && jpg[len - 2] == 0xFF && jpg[len - 1] == 0xD9);
+    size_t scan = len - 2 - last, n = last + 600 * scan + 2;
+    unsigned char *many = malloc(n);
+    memcpy(many, jpg, last);
+    for (int k = 0; k < 600; k++) memcpy(many + last + (size_t)k * scan, jpg + last, scan);
+    memcpy(many + n - 2, jpg + len - 2, 2);
+    cs_image img;
+    CHECK(cs__image_decode(ctx, "scans.jpg", many, n, &img) == CS_ERR_FORMAT);
+    CHECK_MSG(strstr(cs_context_last_error(ctx), "scans.jpg: JPEG: more than 500 progressive"),
+              "%s", cs_context_last_error(ctx));
+    free(many);
     free(jpg);
     cs_context_destroy(ctx);
 }
@@ -424,7 +496,7 @@ TEST(image_truncated_png_and_jpeg) {
     free(png);
 
     for (int prog = 0; prog < 2; prog++) {
-        jpeg_spec s = {40, 24, 3, prog};
+        jpeg_spec s = {40, 24, 3, prog, false};
         unsigned long jlen;
         unsigned char *jpg = make_jpeg(&s, &jlen);
         /* The last entropy-coded bytes may hold only padding bits; all before must be there. */
@@ -491,7 +563,7 @@ TEST(image_bad_input) {
     CHECK(strstr(cs_context_last_error(ctx), "noidat.png: PNG: "));
     test_note("no IDAT: %s", cs_context_last_error(ctx));
     /* A lowered pixel limit (the fuzzers' setting) applies to JPEG too. */
-    jpeg_spec s = {64, 48, 3, false};
+    jpeg_spec s = {64, 48, 3, false, false};
     unsigned long jlen;
     unsigned char *jpg = make_jpeg(&s, &jlen);
     cs__image_set_max_pixels(1000);
@@ -575,8 +647,7 @@ static void check_real_png(const char *rel, int w, int h, int ch) {
     int bad = 0;
     for (size_t i = 0; img.data && i < n; i++) bad += img.data[i] != (float)px[i] / 255.0f;
     CHECK_MSG(bad == 0, "%s: %d samples differ from libpng's simplified API", rel, bad);
-    test_note("%s: %dx%dx%d in %.1f ms", rel, img.width, img.height, img.channels,
-              1e3 * (t1 - t0));
+    test_note("%s: %dx%dx%d in %.1f ms", rel, img.width, img.height, img.channels, 1e3 * (t1 - t0));
     free(px);
     cs_image_free(&img);
     cs_context_destroy(ctx);

@@ -51,13 +51,20 @@ typedef struct prop_spec {
 /* A distinct value per vertex and property, exact in float: 100 i + code(name) + 0.25. */
 static double value_of(int i, const char *name) {
     int code = 0, a = 0;
-    if (strlen(name) == 1 && name[0] >= 'x' && name[0] <= 'z') code = 1 + name[0] - 'x';
-    else if (sscanf(name, "f_dc_%d", &a) == 1) code = 10 + a;
-    else if (sscanf(name, "f_rest_%d", &a) == 1) code = 20 + a;
-    else if (strcmp(name, "opacity") == 0) code = 70;
-    else if (sscanf(name, "scale_%d", &a) == 1) code = 80 + a;
-    else if (sscanf(name, "rot_%d", &a) == 1) code = 90 + a;
-    else code = 99; /* normals and unknown properties */
+    if (strlen(name) == 1 && name[0] >= 'x' && name[0] <= 'z')
+        code = 1 + name[0] - 'x';
+    else if (sscanf(name, "f_dc_%d", &a) == 1)
+        code = 10 + a;
+    else if (sscanf(name, "f_rest_%d", &a) == 1)
+        code = 20 + a;
+    else if (strcmp(name, "opacity") == 0)
+        code = 70;
+    else if (sscanf(name, "scale_%d", &a) == 1)
+        code = 80 + a;
+    else if (sscanf(name, "rot_%d", &a) == 1)
+        code = 90 + a;
+    else
+        code = 99; /* normals and unknown properties */
     return 100.0 * i + code + 0.25;
 }
 
@@ -108,8 +115,10 @@ static buf make_ply(const char *format, const char *extra, const prop_spec *prop
                 buf_value(&b, props[j].type, v);
                 continue;
             }
-            if (is_int_type(props[j].type)) snprintf(line, sizeof line, "%lld", (long long)floor(v));
-            else snprintf(line, sizeof line, "%.9g", v);
+            if (is_int_type(props[j].type))
+                snprintf(line, sizeof line, "%lld", (long long)floor(v));
+            else
+                snprintf(line, sizeof line, "%.9g", v);
             buf_str(&b, line);
             buf_str(&b, j + 1 < n_props ? " " : "\n");
         }
@@ -119,8 +128,8 @@ static buf make_ply(const char *format, const char *extra, const prop_spec *prop
 
 /* The Inria property list for SH degree d (with normals), as plyfile writes it. */
 static int inria_props(int degree, prop_spec *out, char names[][24]) {
-    static const char *const lead[] = {"x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1",
-                                       "f_dc_2"};
+    static const char *const lead[] = {"x",  "y",      "z",      "nx",    "ny",
+                                       "nz", "f_dc_0", "f_dc_1", "f_dc_2"};
     static const char *const tail[] = {"opacity", "scale_0", "scale_1", "scale_2",
                                        "rot_0",   "rot_1",   "rot_2",   "rot_3"};
     int n = 0, k = (degree + 1) * (degree + 1);
@@ -219,10 +228,10 @@ TEST(ply_shuffled_order_no_normals_unknown_properties) {
     cs_context *ctx = test_context(1);
     /* gsplat-style (no normals), shuffled, with extra properties of several sizes between. */
     static const prop_spec props[] = {
-        {"float", "rot_2"},   {"uchar", "red"},     {"float", "opacity"}, {"float", "z"},
-        {"double", "extra"},  {"float", "f_dc_1"},  {"float", "scale_1"}, {"float", "x"},
-        {"short", "label"},   {"float", "rot_0"},   {"float", "f_dc_0"},  {"float", "scale_2"},
-        {"float", "y"},       {"float", "rot_3"},   {"float", "f_dc_2"},  {"float", "rot_1"},
+        {"float", "rot_2"},   {"uchar", "red"},    {"float", "opacity"}, {"float", "z"},
+        {"double", "extra"},  {"float", "f_dc_1"}, {"float", "scale_1"}, {"float", "x"},
+        {"short", "label"},   {"float", "rot_0"},  {"float", "f_dc_0"},  {"float", "scale_2"},
+        {"float", "y"},       {"float", "rot_3"},  {"float", "f_dc_2"},  {"float", "rot_1"},
         {"float", "scale_0"}, {"uchar", "alpha"},
     };
     int n = (int)(sizeof props / sizeof *props);
@@ -241,10 +250,10 @@ TEST(ply_shuffled_order_no_normals_unknown_properties) {
 TEST(ply_numeric_types_converted) {
     cs_context *ctx = test_context(1);
     static const prop_spec props[] = {
-        {"double", "x"},     {"int", "y"},         {"uchar", "z"},      {"short", "f_dc_0"},
-        {"ushort", "f_dc_1"}, {"char", "f_dc_2"},  {"uint", "opacity"}, {"float64", "scale_0"},
+        {"double", "x"},      {"int", "y"},         {"uchar", "z"},       {"short", "f_dc_0"},
+        {"ushort", "f_dc_1"}, {"char", "f_dc_2"},   {"uint", "opacity"},  {"float64", "scale_0"},
         {"int16", "scale_1"}, {"uint8", "scale_2"}, {"float32", "rot_0"}, {"int32", "rot_1"},
-        {"uint32", "rot_2"}, {"int8", "rot_3"},
+        {"uint32", "rot_2"},  {"int8", "rot_3"},
     };
     int n = (int)(sizeof props / sizeof *props);
     const char *formats[2] = {"binary_little_endian", "ascii"};
@@ -254,8 +263,8 @@ TEST(ply_numeric_types_converted) {
         CHECK_OK(ctx, parse(ctx, &b, &s));
         if (s) {
             cs_scene_params p = cs_scene_get_params(s);
-            CHECK(p.means[0] == 1.25f);                       /* double keeps the fraction */
-            CHECK(p.means[1] == 2.0f && p.means[2] == 3.0f);  /* integers floor it */
+            CHECK(p.means[0] == 1.25f);                      /* double keeps the fraction */
+            CHECK(p.means[1] == 2.0f && p.means[2] == 3.0f); /* integers floor it */
             CHECK(p.sh[0] == 10.0f && p.sh[1] == 11.0f && p.sh[2] == 12.0f);
             CHECK(p.opacities[0] == 70.0f);
             CHECK(p.log_scales[0] == 80.25f && p.log_scales[1] == 81.0f);
@@ -266,12 +275,13 @@ TEST(ply_numeric_types_converted) {
         free(b.data);
     }
     /* Signed and unsigned ranges: bytes 0xFF as char are -1, as uchar 255. */
-    const char *hdr = "ply\nformat binary_little_endian 1.0\nelement vertex 1\n"
-                      "property char x\nproperty uchar y\nproperty short z\nproperty ushort f_dc_0\n"
-                      "property int f_dc_1\nproperty uint f_dc_2\nproperty float opacity\n"
-                      "property float scale_0\nproperty float scale_1\nproperty float scale_2\n"
-                      "property float rot_0\nproperty float rot_1\nproperty float rot_2\n"
-                      "property float rot_3\nend_header\n";
+    const char *hdr =
+        "ply\nformat binary_little_endian 1.0\nelement vertex 1\n"
+        "property char x\nproperty uchar y\nproperty short z\nproperty ushort f_dc_0\n"
+        "property int f_dc_1\nproperty uint f_dc_2\nproperty float opacity\n"
+        "property float scale_0\nproperty float scale_1\nproperty float scale_2\n"
+        "property float rot_0\nproperty float rot_1\nproperty float rot_2\n"
+        "property float rot_3\nend_header\n";
     buf b = {0};
     buf_str(&b, hdr);
     unsigned char ff[1 + 1 + 2 + 2 + 4 + 4];
@@ -328,7 +338,7 @@ TEST(ply_f_rest_channel_major_mapping) {
         /* Degree 1, K = 4, sh [N,4,3]: f_rest_0..2 are red coefficients 1..3, f_rest_3..5 green,
          * f_rest_6..8 blue. value_of(1, f_rest_j) = 100 + 20 + j + 0.25. */
         cs_scene_params p = cs_scene_get_params(s);
-        const float *sh1 = p.sh + 12; /* vertex 1 */
+        const float *sh1 = p.sh + 12;                                       /* vertex 1 */
         CHECK(sh1[0] == 110.25f && sh1[1] == 111.25f && sh1[2] == 112.25f); /* f_dc */
         CHECK(sh1[3 * 1 + 0] == 120.25f); /* coefficient 1 red   = f_rest_0 */
         CHECK(sh1[3 * 2 + 0] == 121.25f); /* coefficient 2 red   = f_rest_1 */
@@ -350,8 +360,7 @@ static buf canonical_file(int degree, int count, unsigned long long seed) {
     int n = inria_props(degree, props, names);
     buf b = {0};
     char line[64];
-    snprintf(line, sizeof line, "ply\nformat binary_little_endian 1.0\nelement vertex %d\n",
-             count);
+    snprintf(line, sizeof line, "ply\nformat binary_little_endian 1.0\nelement vertex %d\n", count);
     buf_str(&b, line);
     for (int j = 0; j < n; j++) {
         snprintf(line, sizeof line, "property float %s\n", props[j].name);
@@ -362,8 +371,10 @@ static buf canonical_file(int degree, int count, unsigned long long seed) {
     for (int i = 0; i < count; i++)
         for (int j = 0; j < n; j++) {
             unsigned bits = test_rng_u32(&r);
-            if (j >= 3 && j < 6) bits = 0;                        /* normals are written as 0 */
-            else if (test_rng_u32(&r) % 8 == 0) bits = 0x80000000u; /* -0.0 */
+            if (j >= 3 && j < 6)
+                bits = 0; /* normals are written as 0 */
+            else if (test_rng_u32(&r) % 8 == 0)
+                bits = 0x80000000u; /* -0.0 */
             unsigned char le[4] = {(unsigned char)bits, (unsigned char)(bits >> 8),
                                    (unsigned char)(bits >> 16), (unsigned char)(bits >> 24)};
             buf_add(&b, le, 4);
@@ -424,6 +435,14 @@ TEST(ply_writer_header_is_canonical) {
     CHECK(got && len > body + 3 && got[body + 3] == 0x80 && got[body] == 0);
     CHECK(got && len > body + 40 && cs__rd_f32le(got + body + 4 * 22) == 1.0f); /* rot_0 = 1 */
     free(got);
+    cs_scene_destroy(s);
+    /* An empty scene round-trips as "element vertex 0" and no body. */
+    CHECK_OK(ctx, cs_scene_create(ctx, 0, 2, &s));
+    CHECK_OK(ctx, cs_scene_save(ctx, s, path));
+    cs_scene_destroy(s);
+    s = NULL;
+    CHECK_OK(ctx, cs_scene_load(ctx, path, &s));
+    CHECK(s && cs_scene_count(s) == 0 && cs_scene_sh_degree(s) == 2);
     cs_scene_destroy(s);
     cs_context_destroy(ctx);
 }
@@ -490,9 +509,9 @@ static bool word_in(const char *list, const char *w) {
  * `add` lines. */
 static void bad_header(buf *b, const char *format, const char *count, const char *drop,
                        const char *add) {
-    static const char *const names[] = {"x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
-                                        "scale_0", "scale_1", "scale_2", "rot_0", "rot_1",
-                                        "rot_2", "rot_3"};
+    static const char *const names[] = {"x",      "y",       "z",       "f_dc_0",  "f_dc_1",
+                                        "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2",
+                                        "rot_0",  "rot_1",   "rot_2",   "rot_3"};
     char line[128];
     snprintf(line, sizeof line, "ply\nformat %s 1.0\nelement vertex %s\n", format, count);
     buf_str(b, line);
@@ -506,18 +525,18 @@ static void bad_header(buf *b, const char *format, const char *count, const char
 }
 
 /* The 14 required vertex properties (Inria order, no normals). */
-#define VERTEX_PROPS                                                                              \
-    "property float x\nproperty float y\nproperty float z\nproperty float f_dc_0\n"              \
-    "property float f_dc_1\nproperty float f_dc_2\nproperty float opacity\n"                     \
-    "property float scale_0\nproperty float scale_1\nproperty float scale_2\n"                   \
+#define VERTEX_PROPS                                                                               \
+    "property float x\nproperty float y\nproperty float z\nproperty float f_dc_0\n"                \
+    "property float f_dc_1\nproperty float f_dc_2\nproperty float opacity\n"                       \
+    "property float scale_0\nproperty float scale_1\nproperty float scale_2\n"                     \
     "property float rot_0\nproperty float rot_1\nproperty float rot_2\nproperty float rot_3\n"
 
 typedef struct bad_case {
     const char *what;
     const char *format, *count, *drop, *add, *body; /* body: raw text after the header */
-    size_t zero_bytes;                               /* or this many zero bytes */
+    size_t zero_bytes;                              /* or this many zero bytes */
     cs_status status;
-    const char *message;                             /* expected after "bad.ply: " */
+    const char *message; /* expected after "bad.ply: " */
 } bad_case;
 
 TEST(ply_malformed_inputs_named_errors) {
@@ -528,7 +547,8 @@ TEST(ply_malformed_inputs_named_errors) {
         {"missing properties", "binary_little_endian", "1", "y opacity rot_3", NULL, NULL, 44,
          CS_ERR_FORMAT, "missing vertex properties: y, opacity, rot_3"},
         {"count beyond the file", "binary_little_endian", "1000000000000", NULL, NULL, NULL, 100,
-         CS_ERR_FORMAT, "vertex count 1000000000000 needs 56000000000000 bytes but the file has 100"},
+         CS_ERR_FORMAT,
+         "vertex count 1000000000000 needs 56000000000000 bytes but the file has 100"},
         {"count overflow", "binary_little_endian", "9223372036854775807", NULL, NULL, NULL, 56,
          CS_ERR_FORMAT, "vertex count 9223372036854775807 times 56 bytes per vertex overflows"},
         {"count too large", "binary_little_endian", "99999999999999999999", NULL, NULL, NULL, 0,
@@ -575,7 +595,7 @@ TEST(ply_malformed_inputs_named_errors) {
         char want[256];
         snprintf(want, sizeof want, "bad.ply: %s", k->message);
         CHECK_MSG(st == k->status && s == NULL && strstr(cs_context_last_error(ctx), want),
-                      "%s: %s: %s", k->what, cs_status_string(st), cs_context_last_error(ctx));
+                  "%s: %s: %s", k->what, cs_status_string(st), cs_context_last_error(ctx));
         cs_scene_destroy(s);
         free(b.data);
     }
@@ -596,8 +616,8 @@ TEST(ply_malformed_inputs_named_errors) {
         {"ply\nformat binary_little_endian 1.0\nelement face 9\nproperty int a\n"
          "element vertex 0\n" VERTEX_PROPS "end_header\n\x03\x01",
          "element 'face' count 9 needs more than the 2 bytes left"},
-        {"ply\nformat ascii 1.0\nelement face 1\nproperty list uchar int i\nelement vertex 0\n"
-         VERTEX_PROPS "end_header\n-3 1 2 3\n",
+        {"ply\nformat ascii 1.0\nelement face 1\nproperty list uchar int i\nelement vertex "
+         "0\n" VERTEX_PROPS "end_header\n-3 1 2 3\n",
          "element 'face': list length '-3' is not a count"},
         {"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float x\xff\x01\n"
          "end_header\n",
@@ -745,8 +765,8 @@ TEST(ply_allocation_failures_return_nomem) {
                 cs_status ws = cs_scene_save(ctx, s, out);
                 cs__test_fail_alloc_after(0);
                 if (ws == CS_OK) break;
-                CHECK_MSG(ws == CS_ERR_NOMEM && !cs__file_exists(out), "save allocation %ld: %s",
-                          w, cs_context_last_error(ctx));
+                CHECK_MSG(ws == CS_ERR_NOMEM && !cs__file_exists(out), "save allocation %ld: %s", w,
+                          cs_context_last_error(ctx));
             }
             cs_scene_destroy(s);
             break;

@@ -26,7 +26,8 @@ TEST(splat_records_decode_to_known_parameters) {
     cs_context *ctx = test_context(1);
     unsigned char data[64];
     put_record(data, (const float[3]){1.0f, -2.0f, 3.5f}, (const float[3]){0.5f, 1.0f, 2.0f},
-               (const unsigned char[4]){255, 0, 128, 128}, (const unsigned char[4]){255, 128, 0, 192});
+               (const unsigned char[4]){255, 0, 128, 128},
+               (const unsigned char[4]){255, 128, 0, 192});
     put_record(data + 32, (const float[3]){0, 0, 0}, (const float[3]){1, 1, 1},
                (const unsigned char[4]){0, 0, 0, 0}, (const unsigned char[4]){128, 128, 128, 255});
     data[32 + 27] = 0;
@@ -40,10 +41,10 @@ TEST(splat_records_decode_to_known_parameters) {
         CHECK_NEAR(p.log_scales[0], log(0.5), 1e-7);
         CHECK(p.log_scales[1] == 0.0f);
         CHECK_NEAR(p.log_scales[2], log(2.0), 1e-7);
-        CHECK_NEAR(p.sh[0], 0.5 / c0, 1e-6);                    /* 255 -> 1.0 */
-        CHECK_NEAR(p.sh[1], -0.5 / c0, 1e-6);                   /* 0 -> 0.0 */
+        CHECK_NEAR(p.sh[0], 0.5 / c0, 1e-6);  /* 255 -> 1.0 */
+        CHECK_NEAR(p.sh[1], -0.5 / c0, 1e-6); /* 0 -> 0.0 */
         CHECK_NEAR(p.sh[2], (128.0 / 255.0 - 0.5) / c0, 1e-6);
-        CHECK_NEAR(p.opacities[0], log(128.0 / 127.0), 1e-6);   /* logit(128/255) */
+        CHECK_NEAR(p.opacities[0], log(128.0 / 127.0), 1e-6); /* logit(128/255) */
         CHECK(p.quats[0] == 127.0f / 128.0f && p.quats[1] == 0.0f);
         CHECK(p.quats[2] == -1.0f && p.quats[3] == 0.5f);
         /* Alpha 0 clamps to 0.25/255 (a finite logit); 255 to 1 - 0.25/255. */

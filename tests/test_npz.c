@@ -194,18 +194,33 @@ static void make_sample(sample *s, int method) {
     s->b1[1] = 0;
     s->b1[2] = 1;
     /* This test assumes a little-endian host for the raw bytes, as numpy's "<" means. */
-    s->e[0] = (zentry){"means", make_npy("{'descr': '<f4', 'fortran_order': False, "
-                                         "'shape': (2, 3), }", s->f4, sizeof s->f4), method};
-    s->e[1] = (zentry){"f8", make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
-                                      s->f8, sizeof s->f8), method};
-    s->e[2] = (zentry){"colors", make_npy("{'descr': '|u1', 'fortran_order': False, "
-                                          "'shape': (1, 4), }", s->u1, sizeof s->u1), method};
-    s->e[3] = (zentry){"ints", make_npy("{\"descr\": \"<i4\", \"fortran_order\": False, "
-                                        "\"shape\": (2, 2)}", s->i4, sizeof s->i4), method};
-    s->e[4] = (zentry){"width", make_npy("{'descr': '<i8', 'fortran_order': False, 'shape': (), }",
-                                         &s->i8, sizeof s->i8), method};
-    s->e[5] = (zentry){"mask", make_npy("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }",
-                                        s->b1, sizeof s->b1), method};
+    s->e[0] = (zentry){"means",
+                       make_npy("{'descr': '<f4', 'fortran_order': False, "
+                                "'shape': (2, 3), }",
+                                s->f4, sizeof s->f4),
+                       method};
+    s->e[1] = (zentry){
+        "f8",
+        make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", s->f8, sizeof s->f8),
+        method};
+    s->e[2] = (zentry){"colors",
+                       make_npy("{'descr': '|u1', 'fortran_order': False, "
+                                "'shape': (1, 4), }",
+                                s->u1, sizeof s->u1),
+                       method};
+    s->e[3] = (zentry){"ints",
+                       make_npy("{\"descr\": \"<i4\", \"fortran_order\": False, "
+                                "\"shape\": (2, 2)}",
+                                s->i4, sizeof s->i4),
+                       method};
+    s->e[4] = (zentry){
+        "width",
+        make_npy("{'descr': '<i8', 'fortran_order': False, 'shape': (), }", &s->i8, sizeof s->i8),
+        method};
+    s->e[5] = (zentry){
+        "mask",
+        make_npy("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", s->b1, sizeof s->b1),
+        method};
 }
 
 static void free_sample(sample *s) {
@@ -295,8 +310,10 @@ TEST(npz_deflated_and_zip64) {
     /* A larger, compressible array. */
     static float ramp[4096];
     for (int i = 0; i < 4096; i++) ramp[i] = (float)(i % 64);
-    zentry e = {"ramp", make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (64, 64), }",
-                                 ramp, sizeof ramp), 8};
+    zentry e = {"ramp",
+                make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (64, 64), }", ramp,
+                         sizeof ramp),
+                8};
     buf z = make_zip(&e, 1, false);
     CHECK(z.n < sizeof ramp / 4);
     cs_npz *npz;
@@ -333,8 +350,10 @@ TEST(npz_bad_headers) {
     CHECK(parse_one(ctx, "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", d, 16, 8) ==
           CS_ERR_FORMAT);
     /* A product of dimensions that overflows. */
-    CHECK(parse_one(ctx, "{'descr': '<f4', 'fortran_order': False, "
-                         "'shape': (4294967296, 4294967296, 16), }", d, 16, 0) == CS_ERR_FORMAT);
+    CHECK(parse_one(ctx,
+                    "{'descr': '<f4', 'fortran_order': False, "
+                    "'shape': (4294967296, 4294967296, 16), }",
+                    d, 16, 0) == CS_ERR_FORMAT);
     CHECK(strstr(cs_context_last_error(ctx), "overflow"));
     CHECK(parse_one(ctx, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", d, 16, 0) ==
           CS_ERR_UNSUPPORTED);
@@ -346,10 +365,11 @@ TEST(npz_bad_headers) {
                     16, 0) == CS_ERR_UNSUPPORTED);
     /* Missing, duplicated or unknown keys, and broken syntax. */
     CHECK(parse_one(ctx, "{'descr': '<f4', 'shape': (4,), }", d, 16, 0) == CS_ERR_FORMAT);
-    CHECK(parse_one(ctx, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, "
-                         "'shape': (4,), }", d, 16, 0) == CS_ERR_FORMAT);
-    CHECK(parse_one(ctx, "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'x': 1}", d,
+    CHECK(parse_one(ctx,
+                    "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", d,
                     16, 0) == CS_ERR_FORMAT);
+    CHECK(parse_one(ctx, "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'x': 1}", d, 16,
+                    0) == CS_ERR_FORMAT);
     CHECK(parse_one(ctx, "{'descr': '<f4', 'fortran_order': False, 'shape': (4,", d, 16, 0) ==
           CS_ERR_FORMAT);
     CHECK(parse_one(ctx, "{'descr': '<f4', 'fortran_order': False, 'shape': (-4,), }", d, 16, 0) ==
@@ -359,8 +379,8 @@ TEST(npz_bad_headers) {
     /* Accepted variants: Python 2 long suffix, no trailing comma, extra data after the array. */
     CHECK_OK(ctx, parse_one(ctx, "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 1L)}", d,
                             16, 0));
-    CHECK_OK(ctx, parse_one(ctx, "{'shape': (0, 3), 'fortran_order': False, 'descr': '<f4'}", d,
-                            0, 0));
+    CHECK_OK(ctx,
+             parse_one(ctx, "{'shape': (0, 3), 'fortran_order': False, 'descr': '<f4'}", d, 0, 0));
     cs_context_destroy(ctx);
 }
 
@@ -478,8 +498,8 @@ TEST(npz_truncated_and_corrupted) {
                 cs__npz_destroy(npz);
                 z.p[i] = keep;
             }
-            test_note("method %d zip64 %d: %zu bytes, %d corruptions accepted", method, zip64,
-                      z.n, corrupt_ok);
+            test_note("method %d zip64 %d: %zu bytes, %d corruptions accepted", method, zip64, z.n,
+                      corrupt_ok);
             cs__npz_destroy(ref);
             free(z.p);
             free_sample(&s);
@@ -504,8 +524,8 @@ TEST(npz_allocation_failures) {
             cs__npz_destroy(npz);
             break;
         }
-        CHECK_MSG(st == CS_ERR_NOMEM, "failing allocation %ld gave %s: %s", n,
-                  cs_status_string(st), cs_context_last_error(ctx));
+        CHECK_MSG(st == CS_ERR_NOMEM, "failing allocation %ld gave %s: %s", n, cs_status_string(st),
+                  cs_context_last_error(ctx));
         failures++;
     }
     CHECK(failures >= 7); /* three tables plus six arrays and the inflate state */
@@ -539,10 +559,10 @@ TEST(npz_gsplat_garden) {
     }
     CHECK(strcmp(means->dtype, "<f4") == 0 && means->ndim == 2 && means->shape[0] == 138766 &&
           means->shape[1] == 3 && means->count == 138766 * 3);
-    CHECK(strcmp(colors->dtype, "|u1") == 0 && colors->ndim == 2 &&
-          colors->shape[0] == 138766 && colors->shape[1] == 3);
-    CHECK(strcmp(viewmats->dtype, "<f4") == 0 && viewmats->ndim == 3 &&
-          viewmats->shape[0] == 3 && viewmats->shape[1] == 4 && viewmats->shape[2] == 4);
+    CHECK(strcmp(colors->dtype, "|u1") == 0 && colors->ndim == 2 && colors->shape[0] == 138766 &&
+          colors->shape[1] == 3);
+    CHECK(strcmp(viewmats->dtype, "<f4") == 0 && viewmats->ndim == 3 && viewmats->shape[0] == 3 &&
+          viewmats->shape[1] == 4 && viewmats->shape[2] == 4);
     CHECK(strcmp(ks->dtype, "<f4") == 0 && ks->ndim == 3 && ks->shape[0] == 3 &&
           ks->shape[1] == 3 && ks->shape[2] == 3);
     CHECK(strcmp(width->dtype, "<i8") == 0 && width->ndim == 0 && width->count == 1);
@@ -605,5 +625,38 @@ TEST(npz_gsplat_garden) {
         CHECK(cs__npz_parse(ctx, "cut.npz", all, n, &t) == CS_ERR_FORMAT && t == NULL);
     }
     free(all);
+    cs_context_destroy(ctx);
+}
+
+/* The fuzz seeds were written by Python's zipfile (an independent ZIP writer: stored, deflated,
+ * and ZIP64 local headers via force_zip64, as numpy.savez does) with .npy versions 1.0, 2.0 and
+ * 3.0. Run from the repository root, as `make unit-test` does. */
+TEST(npz_python_zipfile_archives) {
+    static const char *const files[3] = {"fuzz/seeds/fuzz_npz/stored.npz",
+                                         "fuzz/seeds/fuzz_npz/deflated.npz",
+                                         "fuzz/seeds/fuzz_npz/zip64.npz"};
+    FILE *probe = fopen(files[0], "rb");
+    if (!probe) SKIP("%s not found: run from the repository root", files[0]);
+    fclose(probe);
+    cs_context *ctx = test_context(1);
+    for (int i = 0; i < 3; i++) {
+        cs_npz *npz;
+        CHECK_OK(ctx, cs__npz_load(ctx, files[i], &npz));
+        CHECK(cs__npz_count(npz) == 6);
+        const char *names[6] = {"means", "colors", "width", "ks", "idx", "mask"};
+        const char *dtypes[6] = {"<f4", "|u1", "<i8", "<f8", "<i4", "|b1"};
+        const float first[6] = {0.0f, 0.0f, 648.0f, 1.5f, -1.0f, 1.0f};
+        const float last[6] = {5.0f, 5.0f, 648.0f, 3.0f, 7.0f, 0.0f};
+        for (int k = 0; npz && k < 6; k++) {
+            const cs_npz_array *a = cs__npz_get(npz, k);
+            CHECK_MSG(a && strcmp(a->name, names[k]) == 0 && strcmp(a->dtype, dtypes[k]) == 0,
+                      "%s: array %d is %s %s", files[i], k, a ? a->name : "-", a ? a->dtype : "-");
+            float f[8];
+            if (a && a->count <= 8 && cs__npz_to_float(ctx, a, f) == CS_OK)
+                CHECK_MSG(f[0] == first[k] && f[a->count - 1] == last[k], "%s: %s = %g .. %g",
+                          files[i], names[k], (double)f[0], (double)f[a->count - 1]);
+        }
+        cs__npz_destroy(npz);
+    }
     cs_context_destroy(ctx);
 }

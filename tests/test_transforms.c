@@ -25,8 +25,8 @@ static void project(const cs_camera *cam, const double x[3], double *u, double *
 
 /* A file holding only a PNG signature and IHDR: enough for the header probe. */
 static void write_png_header(const char *path, unsigned w, unsigned h) {
-    unsigned char b[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13,
-                           'I',  'H', 'D', 'R'};
+    unsigned char b[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n',
+                           0,    0,   0,   13,  'I',  'H',  'D',  'R'};
     for (int i = 0; i < 4; i++) {
         b[16 + i] = (unsigned char)(w >> (24 - 8 * i));
         b[20 + i] = (unsigned char)(h >> (24 - 8 * i));
@@ -265,8 +265,8 @@ static double axis_to_origin_degrees(const cs_camera *cam) {
     double c[3];
     cs__camera_center_d(cam, c);
     double n = sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2]);
-    double dot = -((double)cam->R[6] * c[0] + (double)cam->R[7] * c[1] +
-                   (double)cam->R[8] * c[2]) / n;
+    double dot =
+        -((double)cam->R[6] * c[0] + (double)cam->R[7] * c[1] + (double)cam->R[8] * c[2]) / n;
     return acos(dot > 1 ? 1 : dot) * 180 / 3.141592653589793;
 }
 
@@ -321,7 +321,8 @@ TEST(transforms_real_fox) {
     CHECK(cs_camera_set_count(set) == 50);
     CHECK(log.warnings == 1);
     CHECK_MSG(strstr(log.last, "17 of 67 frames skipped: image missing (first: "
-                               "images/0005.jpg)") != NULL, "warning '%s'", log.last);
+                               "images/0005.jpg)") != NULL,
+              "warning '%s'", log.last);
     const cs_camera *c = cs_camera_set_camera(set, 0);
     CHECK(c->model == CS_CAMERA_OPENCV && c->width == 1080 && c->height == 1920);
     CHECK(c->fx == 1375.52f && c->fy == 1374.49f && c->cx == 554.558f && c->cy == 965.268f);
@@ -359,5 +360,30 @@ TEST(transforms_real_dnerf_time) {
     CHECK_NEAR(cs_camera_set_camera(set, 1)->time, 0.020202020202020204, 1e-7);
     CHECK(cs_camera_set_camera(set, 0)->width == 800);
     cs_camera_set_destroy(set);
+    cs_context_destroy(ctx);
+}
+
+TEST(transforms_reports_allocation_failure) {
+    cs_context *ctx = test_context(1);
+    mkdir(test_tmp("alloc"), 0700);
+    mkdir(test_tmp("alloc/train"), 0700);
+    write_png_header(test_tmp("alloc/train/r_0.png"), 8, 6);
+    char *path = tmp_path("alloc/transforms.json");
+    write_text(path, blender_json); /* r_1 is missing: also exercises the skip path */
+    int nomem = 0;
+    for (long n = 1; n < 100; n++) {
+        cs_camera_set *set;
+        cs__test_fail_alloc_after(n);
+        cs_status st = cs_camera_set_load(ctx, path, &set);
+        cs__test_fail_alloc_after(0);
+        CHECK_MSG(st == CS_OK || (st == CS_ERR_NOMEM && set == NULL), "allocation %ld: %s: %s", n,
+                  cs_status_string(st), cs_context_last_error(ctx));
+        nomem += st == CS_ERR_NOMEM;
+        if (st == CS_OK) CHECK(cs_camera_set_count(set) == 1);
+        cs_camera_set_destroy(set);
+        if (st == CS_OK) break; /* past the last allocation */
+    }
+    CHECK(nomem >= 5); /* file, folder name, set, arrays, candidate paths, name */
+    free(path);
     cs_context_destroy(ctx);
 }

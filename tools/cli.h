@@ -24,6 +24,12 @@ typedef struct cli_command {
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+int cmd_view(int argc, char **argv);
+int cmd_compress(int argc, char **argv);
 
 /* Print "csplat NAME: message" and a hint to --help on stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *command, const char *fmt, ...)

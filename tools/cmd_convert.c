@@ -10,7 +10,9 @@
 static const char help[] =
     "usage: csplat convert IN OUT\n\n"
     "Convert a Gaussian scene. IN's format is detected from its content; OUT's format is chosen\n"
-    "by its extension: .ply (canonical Inria layout) or .splat.\n";
+    "by its extension: .ply (canonical Inria layout), .splat, .spz (Niantic SPZ version 3),\n"
+    ".sog (PlayCanvas SOG, bundled), meta.json (SOG files in OUT's folder) or .compressed.ply\n"
+    "(PlayCanvas compressed PLY). IN may also be a SOG lod-meta.json (its finest level).\n";
 
 int cmd_convert(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {

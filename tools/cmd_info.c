@@ -11,7 +11,8 @@
 
 static const char help[] =
     "usage: csplat info SCENE [--json]\n\n"
-    "Print a scene's format, Gaussian count, SH degree, bounds, opacity and scale statistics and\n"
+    "Print a scene's format (and its version and levels of detail where the file has them),\n"
+    "Gaussian count, SH degree, bounds, opacity and scale statistics and\n"
     "the number of Gaussians with NaN/Inf parameters.\n\n"
     "  --json    print one JSON object instead of text\n";
 
@@ -21,10 +22,39 @@ static cJSON *vec3(const double v[3]) {
     return a;
 }
 
-static void print_json(const char *path, const char *format, const cs_scene_stats *s) {
+/* The file header's version, details and levels of detail (cs_scene_probe), when it has any. */
+static void add_file_info(cJSON *o, const cs_scene_file_info *fi) {
+    if (!fi) return;
+    if (fi->version) cJSON_AddNumberToObject(o, "version", fi->version);
+    if (fi->detail[0]) cJSON_AddStringToObject(o, "format_detail", fi->detail);
+    if (fi->lod_levels) {
+        cJSON *a = cJSON_AddArrayToObject(o, "lod_counts");
+        for (int l = 0; l < fi->lod_levels; l++)
+            cJSON_AddItemToArray(a, cJSON_CreateNumber((double)fi->lod_counts[l]));
+    }
+}
+
+static void print_file_info(const cs_scene_file_info *fi) {
+    if (!fi) return;
+    if (fi->version)
+        printf(fi->detail[0] ? "  version     %d (%s)\n" : "  version     %d\n", fi->version,
+               fi->detail);
+    else if (fi->detail[0])
+        printf("  layout      %s\n", fi->detail);
+    if (fi->lod_levels) {
+        printf("  lod levels  %d:", fi->lod_levels);
+        for (int l = 0; l < fi->lod_levels; l++)
+            printf(" %lld%s", (long long)fi->lod_counts[l], l + 1 < fi->lod_levels ? "," : "");
+        printf(" Gaussians (level 0 shown)\n");
+    }
+}
+
+static void print_json(const char *path, const char *format, const cs_scene_stats *s,
+                       const cs_scene_file_info *fi) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "path", path);
     cJSON_AddStringToObject(o, "format", format);
+    add_file_info(o, fi);
     cJSON_AddNumberToObject(o, "count", (double)s->count);
     cJSON_AddNumberToObject(o, "sh_degree", s->sh_degree);
     cJSON *b = cJSON_AddObjectToObject(o, "bounds");
@@ -73,11 +103,14 @@ int cmd_info(int argc, char **argv) {
         rc = cli_fail(ctx);
     } else {
         const char *format = cs_format_name(cs_scene_source_format(scene));
+        cs_scene_file_info info;
+        const cs_scene_file_info *fi = cs_scene_probe(ctx, path, &info) == CS_OK ? &info : NULL;
         if (json) {
-            print_json(path, format, &s);
+            print_json(path, format, &s, fi);
         } else {
-            printf("%s\n  format      %s\n  gaussians   %lld\n  sh degree   %d\n", path, format,
-                   (long long)s.count, s.sh_degree);
+            printf("%s\n  format      %s\n", path, format);
+            print_file_info(fi);
+            printf("  gaussians   %lld\n  sh degree   %d\n", (long long)s.count, s.sh_degree);
             printf("  bounds      [%.4g, %.4g, %.4g] .. [%.4g, %.4g, %.4g]\n", s.bounds_min[0],
                    s.bounds_min[1], s.bounds_min[2], s.bounds_max[0], s.bounds_max[1],
                    s.bounds_max[2]);

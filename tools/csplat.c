@@ -11,6 +11,12 @@ static const cli_command commands[] = {
     {"info", cmd_info, "print a scene's format, count, SH degree, bounds and statistics"},
     {"convert", cmd_convert, "convert a scene between formats (chosen by OUT's extension)"},
     {"render", cmd_render, "render a scene through cameras or along an orbit to PNG"},
+    {"train", cmd_train, "train a Gaussian scene on posed photos (COLMAP, transforms.json)"},
+    {"eval", cmd_eval, "PSNR and SSIM of a scene on a dataset's held-out views"},
+    {"demo", cmd_demo, "the built-in end-to-end example: make a dataset, train, evaluate"},
+    {"image", cmd_image, "2D Gaussian images: fit a photo, render at any scale, .gsi files"},
+    {"view", cmd_view, "open an interactive window on a scene; scripted stills along an orbit"},
+    {"compress", cmd_compress, "write a smaller SOG through a self-organizing layout"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,195 @@
+/*
+ * raster_bwd_avx2.c - the AVX2+FMA twin of the tile backward in raster_bwd.c: the same walk (per
+ * tile, back to front from each pixel's last contributor, T recovered from the final T), 8
+ * pixels of a tile row at a time. Compiled with -mavx2 -mfma (Makefile rule for *_avx2.c) and
+ * called only after the run-time CPU check, and only when the forward ran the AVX2 raster
+ * kernel (cpu/raster_avx2.c).
+ *
+ * Which splats a pixel visits must be exactly the ones the forward drew, so alpha is computed
+ * with the AVX2 forward's expressions: power = (A dx + B) dx + C with A = -a/2, B = -b dy,
+ * C = -c dy^2 / 2 (two FMAs), an early reject below ln(1 / (255 o)) with a margin, the same
+ * polynomial exp (copied from raster_avx2.c: keep the two identical), then the clamp at 0.99 and
+ * the 1/255 floor. The gradient arithmetic differs from the scalar kernel by rounding only (one
+ * division 1 / (1 - alpha) reused, FMA contraction, per-lane partial sums added across lanes at
+ * the end of each splat); tests/test_render_bwd.c bounds the difference.
+ *
+ * Per (tile, splat) pair the result goes to its own d_list record, as in the scalar kernel, so
+ * the sums stay in a fixed order and the gradients are identical for any thread count.
+ */
+#include "../train_render.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#include <string.h>
+
+#define NPIX (CS_TILE * CS_TILE)
+
+/* e^x for x <= 0, Cephes expf as in raster_avx2.c (must stay identical to it). */
+static inline __m256 exp_ps(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Per-pixel state, as in raster_bwd.c. */
+typedef struct bwd_state {
+    _Alignas(32) float t[NPIX];
+    _Alignas(32) float dp[3][NPIX];
+    _Alignas(32) float acc[3][NPIX];
+    _Alignas(32) float bgt[NPIX];
+    _Alignas(32) int32_t last[NPIX];
+} bwd_state;
+
+void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile) {
+    const cs_view *v = a->view;
+    cs_tile_state geo; /* only the geometry fields, for cs__tile_clip */
+    geo.x0 = (int)(tile % v->tiles_x) * CS_TILE;
+    geo.y0 = (int)(tile / v->tiles_x) * CS_TILE;
+    geo.w = v->width - geo.x0 < CS_TILE ? v->width - geo.x0 : CS_TILE;
+    geo.h = v->height - geo.y0 < CS_TILE ? v->height - geo.y0 : CS_TILE;
+    bwd_state b;
+    memset(&b, 0, sizeof b);
+    uint32_t max_last = 0;
+    for (int j = 0; j < geo.h; j++) {
+        size_t row = (size_t)(geo.y0 + j) * (size_t)v->width + (size_t)geo.x0;
+        for (int i = 0; i < geo.w; i++) {
+            int q = j * CS_TILE + i;
+            size_t o = row + (size_t)i;
+            float dot = 0.0f;
+            for (int ch = 0; ch < 3; ch++) {
+                b.dp[ch][q] = a->d_rgb[3 * o + (size_t)ch];
+                dot += a->background[ch] * b.dp[ch][q];
+            }
+            b.t[q] = a->final_t[o];
+            b.bgt[q] = -a->final_t[o] * dot;
+            b.last[q] = (int32_t)a->n_contrib[o];
+            if (a->n_contrib[o] > max_last) max_last = a->n_contrib[o];
+        }
+    }
+    int64_t begin = a->ranges[tile], end = a->ranges[tile + 1];
+    a->tile_last[tile] = max_last;
+    memset(a->d_list + begin, 0, (size_t)(end - begin) * sizeof *a->d_list);
+
+    const __m256 lane = _mm256_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f);
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    const __m256 amax = _mm256_set1_ps(CS_ALPHA_MAX), amin = _mm256_set1_ps(CS_ALPHA_MIN);
+    for (uint32_t pos = max_last; pos-- > 0;) {
+        if (pos >= 4) _mm_prefetch((const char *)&a->splats[a->list[begin + pos - 4]], _MM_HINT_T0);
+        const cs_splat *s = &a->splats[a->list[begin + pos]];
+        int i0, i1, j0, j1;
+        if (!cs__tile_clip(s, &geo, &i0, &i1, &j0, &j1)) continue;
+        const __m256 vx = _mm256_set1_ps(s->x);
+        const __m256 va = _mm256_set1_ps(-0.5f * s->conic[0]);
+        const __m256 ca = _mm256_set1_ps(s->conic[0]), cb = _mm256_set1_ps(s->conic[1]);
+        const __m256 cc = _mm256_set1_ps(s->conic[2]);
+        const __m256 vo = _mm256_set1_ps(s->opacity);
+        /* The early reject: power < -ln(255 o) means alpha < 1/255. The forward's bound is
+         * -ln(255 o) - 1e-3; the stored support 2 ln(255 o) + 1e-3 gives -ln(255 o) - 1.5e-3
+         * without a log per pair. Either bound only drops lanes the exact test drops. */
+        const __m256 vmin = _mm256_set1_ps(-0.5f * s->support - 1e-3f);
+        const __m256 c0 = _mm256_set1_ps(s->rgb[0]), c1 = _mm256_set1_ps(s->rgb[1]);
+        const __m256 c2 = _mm256_set1_ps(s->rgb[2]);
+        const __m256i vpos = _mm256_set1_epi32((int32_t)pos);
+        __m256 gx = zero, gy = zero, ga = zero, gb = zero, gc = zero, go = zero;
+        __m256 gr0 = zero, gr1 = zero, gr2 = zero;
+        int g0 = i0 >> 3, g1 = i1 >> 3;
+        __m256 dx[2];
+        for (int g = g0; g <= g1; g++)
+            dx[g] = _mm256_sub_ps(vx, _mm256_add_ps(_mm256_set1_ps((float)(geo.x0 + 8 * g)), lane));
+        for (int j = j0; j <= j1; j++) {
+            float dyf = s->y - ((float)(geo.y0 + j) + 0.5f);
+            __m256 dy = _mm256_set1_ps(dyf);
+            __m256 vb = _mm256_set1_ps(-s->conic[1] * dyf);
+            __m256 vc = _mm256_set1_ps(-0.5f * s->conic[2] * dyf * dyf);
+            for (int g = g0; g <= g1; g++) {
+                int q = j * CS_TILE + 8 * g;
+                /* Lanes this splat was drawn at in the forward: before the pixel's last. */
+                __m256 live = _mm256_castsi256_ps(
+                    _mm256_cmpgt_epi32(_mm256_load_si256((const __m256i *)&b.last[q]), vpos));
+                if (_mm256_testz_ps(live, live)) continue;
+                __m256 power = _mm256_fmadd_ps(_mm256_fmadd_ps(va, dx[g], vb), dx[g], vc);
+                live = _mm256_and_ps(live, _mm256_cmp_ps(power, vmin, _CMP_GE_OQ));
+                live = _mm256_and_ps(live, _mm256_cmp_ps(power, zero, _CMP_LE_OQ));
+                if (_mm256_testz_ps(live, live)) continue;
+                __m256 G = exp_ps(power);
+                __m256 og = _mm256_mul_ps(vo, G);
+                __m256 alpha = _mm256_min_ps(amax, og);
+                live = _mm256_and_ps(live, _mm256_cmp_ps(alpha, amin, _CMP_GE_OQ));
+                if (_mm256_testz_ps(live, live)) continue;
+
+                __m256 inv = _mm256_div_ps(one, _mm256_sub_ps(one, alpha));
+                __m256 t = _mm256_blendv_ps(_mm256_load_ps(&b.t[q]),
+                                            _mm256_mul_ps(_mm256_load_ps(&b.t[q]), inv), live);
+                _mm256_store_ps(&b.t[q], t);
+                __m256 w = _mm256_and_ps(_mm256_mul_ps(alpha, t), live);
+                /* alpha on live lanes, 0 elsewhere: A += alpha (c - A) leaves dead lanes as
+                 * they are without a blend. */
+                __m256 alpha_live = _mm256_and_ps(alpha, live);
+                __m256 d_alpha = zero;
+#define CHANNEL(ch, col, gr)                                                                       \
+    do {                                                                                           \
+        __m256 acc = _mm256_load_ps(&b.acc[ch][q]);                                                \
+        __m256 diff = _mm256_sub_ps(col, acc);                                                     \
+        __m256 dp = _mm256_load_ps(&b.dp[ch][q]);                                                  \
+        d_alpha = _mm256_fmadd_ps(diff, dp, d_alpha);                                              \
+        _mm256_store_ps(&b.acc[ch][q], _mm256_fmadd_ps(alpha_live, diff, acc));                    \
+        gr = _mm256_fmadd_ps(w, dp, gr);                                                           \
+    } while (0)
+                CHANNEL(0, c0, gr0);
+                CHANNEL(1, c1, gr1);
+                CHANNEL(2, c2, gr2);
+#undef CHANNEL
+                d_alpha =
+                    _mm256_fmadd_ps(d_alpha, t, _mm256_mul_ps(_mm256_load_ps(&b.bgt[q]), inv));
+                /* Where o G > 0.99 alpha is the constant 0.99: no gradient to o, G. */
+                __m256 free_ = _mm256_and_ps(live, _mm256_cmp_ps(og, amax, _CMP_LE_OQ));
+                d_alpha = _mm256_and_ps(d_alpha, free_);
+                go = _mm256_fmadd_ps(G, d_alpha, go);
+                __m256 d_power = _mm256_mul_ps(_mm256_mul_ps(vo, G), d_alpha);
+                __m256 x = dx[g];
+                gx = _mm256_fnmadd_ps(d_power, _mm256_fmadd_ps(ca, x, _mm256_mul_ps(cb, dy)), gx);
+                gy = _mm256_fnmadd_ps(d_power, _mm256_fmadd_ps(cc, dy, _mm256_mul_ps(cb, x)), gy);
+                __m256 hp = _mm256_mul_ps(_mm256_set1_ps(0.5f), d_power);
+                ga = _mm256_fnmadd_ps(_mm256_mul_ps(hp, x), x, ga);
+                gb = _mm256_fnmadd_ps(_mm256_mul_ps(d_power, x), dy, gb);
+                gc = _mm256_fnmadd_ps(_mm256_mul_ps(hp, dy), dy, gc);
+            }
+        }
+        cs_splat_grad *d = &a->d_list[begin + pos];
+        d->x = hsum(gx);
+        d->y = hsum(gy);
+        d->conic[0] = hsum(ga);
+        d->conic[1] = hsum(gb);
+        d->conic[2] = hsum(gc);
+        d->opacity = hsum(go);
+        d->rgb[0] = hsum(gr0);
+        d->rgb[1] = hsum(gr1);
+        d->rgb[2] = hsum(gr2);
+    }
+}
+
+#else
+/* Built without AVX2 (another architecture or compiler): the scalar kernel. */
+void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile) {
+    cs__raster_bwd_tile(a, tile);
+}
+#endif
