@@ -37,8 +37,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-/* Deterministic PCG32 stream for the scenes. */
-static uint64_t rng_state = 0x853c49e6748fea9bULL;
+/* Deterministic PCG32 stream for the scenes, restarted for each scene so a scene does not
+ * depend on which ran before it. */
+#define RNG_SEED 0x853c49e6748fea9bULL
+static uint64_t rng_state = RNG_SEED;
 
 static double uniform(void) {
     uint64_t old = rng_state;
@@ -57,6 +59,7 @@ static float logit(double o) {
 }
 
 static cs_scene *garden_scene(cs_context *ctx, cs_camera *cam) {
+    rng_state = RNG_SEED;
     const char *root = getenv("CSPLAT_DATA");
     char path[4096];
     snprintf(path, sizeof path, "%s/gsplat_test_garden/test_garden.npz",
@@ -162,6 +165,7 @@ static void surface_gaussian(cs_scene_params *p, int64_t i, const double pos[3],
  * as in a capture, so pixels saturate after a few tens of Gaussians. */
 static cs_scene *surface_scene(cs_context *ctx, int64_t n, int width, int height,
                                cs_camera *cam) {
+    rng_state = RNG_SEED;
     camera_at_origin(cam, width, height);
     cs_scene *scene;
     if (cs_scene_create(ctx, n, 3, &scene) != CS_OK) return NULL;
@@ -216,6 +220,7 @@ static cs_scene *surface_scene(cs_context *ctx, int64_t n, int width, int height
  * with a log-normal spread per axis, random rotations, opacities half U(0.6, 1), half U(0.02,
  * 0.6). Nothing is a surface, so every pixel composites a hundred or more Gaussians. */
 static cs_scene *fog_scene(cs_context *ctx, int64_t n, int width, int height, cs_camera *cam) {
+    rng_state = RNG_SEED;
     camera_at_origin(cam, width, height);
     cs_scene *scene;
     if (cs_scene_create(ctx, n, 3, &scene) != CS_OK) return NULL;

@@ -12,14 +12,14 @@
  * which is where most of the saving is; a splat with o < 1/255 goes nowhere.
  *
  * The projection already narrowed each splat's rectangle to the tiles of the ellipse's bounding
- * box (cs_support_box, which also gives the rasterizer its pixel box). When that still spans at
- * least 3 x 3 tiles, each tile row is narrowed here exactly: the ellipse q <= k restricted to the
- * row's band of pixel-centre heights is convex, its x extent is [x_min, x_max] with each end
- * taken at the band height closest to the ellipse's leftmost or rightmost point, and the pixel
- * columns whose centres fall in it give the tile columns. (Smaller boxes keep all their tiles:
- * the refinement costs more than the corner tiles it would save.) The geometry runs in double
- * from the float conic, with CS_SUPPORT_SLACK (0.01 px) on every side, so rounding can only add
- * tiles, never drop one.
+ * box (cs_support_box, which also gives the rasterizer its pixel box). For large boxes and
+ * diagonal ellipses (needs_rows), each tile row is narrowed here exactly: the ellipse q <= k
+ * restricted to the row's band of pixel-centre heights is convex, its x extent is [x_min, x_max]
+ * with each end taken at the band height closest to the ellipse's leftmost or rightmost point,
+ * and the pixel columns whose centres fall in it give the tile columns. (Other boxes keep all
+ * their tiles: refining costs more than the corner tiles it would save.) The geometry runs in
+ * double from the float conic, with CS_SUPPORT_SLACK (0.01 px) on every side, so rounding can
+ * only add tiles, never drop one.
  *
  * Ordering. Splats are visited in depth order (sort.c), split into fixed slices of that order.
  * Pass 1 counts per slice and tile; the counts are prefix-summed tile-major, slice-minor into
@@ -34,17 +34,24 @@
 
 #include <math.h>
 
-
-/* Row-by-row refinement of a splat whose box spans at least 3 x 3 tiles. */
+/* Row-by-row refinement of a splat's tiles. */
 typedef struct ellipse {
     double u, v, a, b, k, det, ey, ey_r; /* centre, conic a b, bound, a c - b^2, half height,
                                             height of the rightmost point */
+    double inv_a, ak;                    /* 1 / a, a k */
 } ellipse;
 
+/* Refine rows only where it pays: the box spans at least 3 x 3 tiles and either has 64 tiles or
+ * more (even a round ellipse leaves a fifth of those out), or the ellipse is elongated along a
+ * diagonal, b^2 > 0.6 a c, where it fills less than half its box. Smaller or rounder ones cost
+ * more to refine (a square root per tile row, in both passes) than the few corner tiles save
+ * the rasterizer. */
 static bool needs_rows(const cs_splat *s) {
+    int w = s->rect[1] - s->rect[0], h = s->rect[3] - s->rect[2];
+    if (w < 3 || h < 3) return false;
     double a = (double)s->conic[0], b = (double)s->conic[1], c = (double)s->conic[2];
-    return s->rect[1] - s->rect[0] > 2 && s->rect[3] - s->rect[2] > 2 && a > 0 && c > 0 &&
-           a * c - b * b > 0;
+    if (!(a > 0 && c > 0 && a * c - b * b > 0)) return false;
+    return w * h >= 64 || b * b > 0.6 * a * c;
 }
 
 static void ellipse_init(const cs_splat *s, ellipse *e) {
@@ -57,6 +64,8 @@ static void ellipse_init(const cs_splat *s, ellipse *e) {
     e->det = a * c - b * b;
     e->ey = sqrt(e->k * a / e->det);
     e->ey_r = -b * sqrt(e->k * c / e->det) / c; /* dq/dy = 0 at the rightmost point */
+    e->inv_a = 1 / a;
+    e->ak = a * e->k;
 }
 
 static double clampd(double x, double lo, double hi) {
@@ -74,9 +83,9 @@ static bool row_span(const cs_view *view, const cs_splat *s, const ellipse *e, i
     /* Over the band, x_max(y) = (-b y + sqrt(a k - det y^2)) / a is concave with its maximum
      * at ey_r, so its largest value is at ey_r clamped to the band; x_min likewise at -ey_r. */
     double yr = clampd(e->ey_r, lo, hi), yl = clampd(-e->ey_r, lo, hi);
-    double sr = e->a * e->k - e->det * yr * yr, sl = e->a * e->k - e->det * yl * yl;
-    double xmax = (-e->b * yr + sqrt(sr > 0 ? sr : 0)) / e->a;
-    double xmin = (-e->b * yl - sqrt(sl > 0 ? sl : 0)) / e->a;
+    double sr = e->ak - e->det * yr * yr, sl = e->ak - e->det * yl * yl;
+    double xmax = (-e->b * yr + sqrt(sr > 0 ? sr : 0)) * e->inv_a;
+    double xmin = (-e->b * yl - sqrt(sl > 0 ? sl : 0)) * e->inv_a;
     int i0, i1;
     if (!cs_pixel_range(e->u + xmin, e->u + xmax, view->width, &i0, &i1)) return false;
     *x0 = i0 / CS_TILE > s->rect[0] ? i0 / CS_TILE : s->rect[0];

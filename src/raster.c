@@ -33,6 +33,7 @@ void cs__tile_begin(const cs_raster_args *a, int64_t tile, cs_tile_state *st) {
     st->w = v->width - st->x0 < CS_TILE ? v->width - st->x0 : CS_TILE;
     st->h = v->height - st->y0 < CS_TILE ? v->height - st->y0 : CS_TILE;
     st->alive = st->w * st->h;
+    st->full_rows = (0xffffu << st->h) & 0xffffu;
     for (int p = 0; p < CS_TILE * CS_TILE; p++) {
         st->t[p] = 1.0f;
         st->c[0][p] = st->c[1][p] = st->c[2][p] = 0.0f;
@@ -79,6 +80,7 @@ void cs__raster_tile(const cs_raster_args *a, int64_t tile) {
         const cs_splat *s = &a->splats[a->list[p]];
         int i0, i1, j0, j1;
         if (!cs__tile_clip(s, &st, &i0, &i1, &j0, &j1)) continue;
+        if (!cs__tile_rows_alive(st.full_rows, &j0, &j1)) continue;
         uint32_t position = (uint32_t)(p - begin + 1);
         float ca = s->conic[0], cb = s->conic[1], cc = s->conic[2], o = s->opacity;
         for (int j = j0; j <= j1; j++) {
@@ -97,6 +99,9 @@ void cs__raster_tile(const cs_raster_args *a, int64_t tile) {
                 if (test_t < CS_T_MIN) {
                     st.done[q] = ~0u;
                     st.alive--;
+                    bool full = true;
+                    for (int k = 0; k < st.w; k++) full = full && st.done[j * CS_TILE + k];
+                    if (full) st.full_rows |= 1u << j;
                     continue;
                 }
                 for (int ch = 0; ch < 3; ch++) st.c[ch][q] += s->rgb[ch] * alpha * t;

@@ -4,7 +4,7 @@
  *
  * Pipeline of one frame (N Gaussians, W x H pixels, TX x TY tiles of 16 x 16):
  *
- *   project  scene SoA -> splats[N]: mean2D, conic, opacity, depth, radius, tile rectangle
+ *   project  scene SoA -> splats[N]: mean2D, conic, opacity, depth, radius, support box, tiles
  *   sh       scene SH  -> splats[i].rgb for the splats that survived projection
  *   sort     splats    -> order[V]: indices of the V visible splats, stable-sorted by depth
  *   bin      order     -> ranges[TX*TY + 1], list[M]: per tile, its splats in depth order
@@ -19,7 +19,9 @@
  * The stage outputs are what the backward pass needs: the splats (radii, conics, means2D,
  * colours), the per-tile ranges and lists, and per pixel the final transmittance and the
  * position of the last contributing Gaussian. A trainer may call the stages itself through
- * cs__render_backend_get().
+ * cs__render_backend_cpu(), or read a renderer's last frame with cs__renderer_frame(). The
+ * list holds splat indices (not positions in depth order), so per-Gaussian gradients can be
+ * accumulated by index.
  *
  * Shapes are in comments as [rows, cols]; counts that can pass 2^31 are int64_t. Gaussian
  * indices are uint32_t (renderer.c rejects scenes of 2^31 Gaussians or more).
@@ -127,6 +129,8 @@ typedef struct cs_raster_args {
 typedef struct cs_tile_state {
     int x0, y0, w, h;          /* the tile's first pixel and size within the image */
     int alive;                 /* pixels not yet done */
+    uint32_t full_rows;        /* bit j: every pixel of row j is done (rows past h from the
+                                  start); splats skip such rows */
     _Alignas(64) float t[CS_TILE * CS_TILE];       /* transmittance T */
     _Alignas(64) float c[3][CS_TILE * CS_TILE];    /* accumulated colour, per channel */
     _Alignas(64) float d[CS_TILE * CS_TILE];       /* accumulated alpha T z */
@@ -146,6 +150,21 @@ static inline bool cs__tile_clip(const cs_splat *s, const cs_tile_state *st, int
     *j0 = c > 0 ? c : 0;
     *j1 = d < st->h - 1 ? d : st->h - 1;
     return *i0 <= *i1 && *j0 <= *j1;
+}
+
+/* Narrow rows [*j0, *j1] to the span of rows that still have a pixel not done; false when
+ * every row of it is done (the splat can change nothing in this tile). */
+static inline bool cs__tile_rows_alive(uint32_t full_rows, int *j0, int *j1) {
+    uint32_t alive = (0xffffu >> (15 - *j1)) & (0xffffu << *j0) & ~full_rows;
+    if (!alive) return false;
+#if defined(__GNUC__) || defined(__clang__)
+    *j0 = __builtin_ctz(alive);
+    *j1 = 31 - __builtin_clz(alive);
+#else
+    while (!(alive >> *j0 & 1)) ++*j0;
+    while (!(alive >> *j1 & 1)) --*j1;
+#endif
+    return true;
 }
 
 void cs__tile_begin(const cs_raster_args *a, int64_t tile, cs_tile_state *st);

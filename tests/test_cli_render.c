@@ -1,8 +1,9 @@
 /*
  * test_cli_render.c - `csplat render` as scripts use it: one camera against an in-process render
  * of the same view, --all with files named after the images, --scale, --bg, --depth (16-bit,
- * zero exactly where nothing was drawn), --orbit with and without cameras, and the exit codes
- * (2 bad usage, 1 runtime failure). The binary comes from $CSPLAT_CLI (`make unit-test`).
+ * zero exactly where nothing was drawn), --orbit with and without cameras and its .mp4 through
+ * ffmpeg (a stand-in script), and the exit codes (2 bad usage, 1 runtime failure). The binary
+ * comes from $CSPLAT_CLI (`make unit-test`).
  */
 #include "render_fixture.h"
 
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,17 +21,23 @@
             SKIP("CSPLAT_CLI is not set (run through `make unit-test`)");                         \
     } while (0)
 
-/* Run `$CSPLAT_CLI render ARGS` in the test folder, output discarded; the exit code. */
-static int run_render(const char *args) {
-    char cmd[16384], cwd[4096], cli[4096 + 8];
+/* Run `$CSPLAT_CLI render ARGS` in the test folder, output discarded, with path_dir (may be
+ * NULL) in front of PATH; the exit code. */
+static int run_render_path(const char *path_dir, const char *args) {
+    char cmd[16384], cwd[4096], cli[4096 + 8], path[4200] = "";
     const char *env = getenv("CSPLAT_CLI");
     /* the command runs in the test folder: make a relative binary path absolute */
     if (env[0] != '/' && getcwd(cwd, sizeof cwd)) snprintf(cli, sizeof cli, "%s/%s", cwd, env);
     else snprintf(cli, sizeof cli, "%s", env);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' render %s >/dev/null 2>render.stderr",
-             test_tmpdir(), cli, args);
+    if (path_dir) snprintf(path, sizeof path, "PATH='%s':\"$PATH\" ", path_dir);
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s'%s' render %s >/dev/null 2>render.stderr",
+             test_tmpdir(), path, cli, args);
     int status = system(cmd);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_render(const char *args) {
+    return run_render_path(NULL, args);
 }
 
 /* A random scene saved as scene.ply and two cameras as cameras.json in the test folder. */
@@ -142,5 +150,32 @@ TEST(cli_render_exit_codes) {
     CHECK(run_render("scene.ply --cameras cameras.json --all -o x.png") == 2);  /* needs a folder */
     CHECK(run_render("missing.ply --cameras cameras.json -o x.png") == 1);
     CHECK(run_render("scene.ply --cameras missing.json -o x.png") == 1);
+    cs_context_destroy(ctx);
+}
+
+/* --orbit hands the frames to ffmpeg when it is on PATH and renames its output to orbit.mp4;
+ * a stand-in ffmpeg script checks the arguments and writes the file it is asked for. */
+TEST(cli_render_orbit_mp4_through_ffmpeg) {
+    NEED_CLI();
+    cs_context *ctx = test_context(1);
+    cs_camera cams[2];
+    write_inputs(ctx, cams);
+    char script[4200], bin[4096];
+    snprintf(bin, sizeof bin, "%s", test_tmp("fakebin"));
+    CHECK(mkdir(bin, 0700) == 0);
+    snprintf(script, sizeof script, "%s/ffmpeg", bin);
+    static const char body[] =
+        "#!/bin/sh\n"
+        "# the last argument is the output; the frames pattern follows -i\n"
+        "for a in \"$@\"; do out=\"$a\"; done\n"
+        "case \"$*\" in *frame_%04d.png*) ;; *) exit 3 ;; esac\n"
+        "echo fake > \"$out\"\n";
+    CHECK(test_write_file(script, body, sizeof body - 1));
+    CHECK(chmod(script, 0700) == 0);
+    CHECK(run_render_path(bin, "scene.ply --orbit 2 --scale 0.25 -o spin") == 0);
+    size_t len = 0;
+    unsigned char *mp4 = test_read_file(test_tmp("spin/orbit.mp4"), &len);
+    CHECK_MSG(mp4 && len == 5 && memcmp(mp4, "fake\n", 5) == 0, "orbit.mp4 not written");
+    free(mp4);
     cs_context_destroy(ctx);
 }

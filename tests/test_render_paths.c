@@ -549,3 +549,56 @@ TEST(render_scale_modifier) {
     cs_scene_destroy(b);
     cs_context_destroy(ctx);
 }
+
+/* Gaussians with NaN or Inf parameters are dropped instead of spreading NaN: a scene with such
+ * Gaussians added renders exactly as without them (positions, scales, rotations, opacities), and
+ * non-finite SH gives finite pixels. */
+TEST(render_non_finite_parameters_are_dropped) {
+    cs_context *ctx = test_context(2);
+    cs_camera cam = test_camera(120, 80);
+    cs_scene *clean = fixture_random_scene(ctx, &cam, 800, 1, 21);
+    cs_scene *dirty = fixture_random_scene(ctx, &cam, 800 + 6, 1, 21);
+    cs_scene_params pc = cs_scene_get_params(clean), pd = cs_scene_get_params(dirty);
+    /* dirty = clean's 800 Gaussians, then 6 opaque ones in the middle of the view, corrupted */
+    int k3 = 3 * pc.sh_coeffs;
+    for (int64_t i = 0; i < 800; i++) {
+        memcpy(pd.means + 3 * i, pc.means + 3 * i, 3 * sizeof(float));
+        memcpy(pd.log_scales + 3 * i, pc.log_scales + 3 * i, 3 * sizeof(float));
+        memcpy(pd.quats + 4 * i, pc.quats + 4 * i, 4 * sizeof(float));
+        pd.opacities[i] = pc.opacities[i];
+        memcpy(pd.sh + k3 * i, pc.sh + k3 * i, (size_t)k3 * sizeof(float));
+    }
+    for (int64_t i = 800; i < 806; i++) {
+        const float centre[3] = {0.3f, 0.0f, 0.0f}; /* the camera's target */
+        memcpy(pd.means + 3 * i, centre, sizeof centre);
+        for (int k = 0; k < 3; k++) pd.log_scales[3 * i + k] = logf(0.3f);
+        pd.quats[4 * i] = 1.0f;
+        pd.quats[4 * i + 1] = pd.quats[4 * i + 2] = pd.quats[4 * i + 3] = 0.0f;
+        pd.opacities[i] = 5.0f;
+    }
+    pd.means[3 * 800] = NAN;
+    pd.log_scales[3 * 801 + 1] = INFINITY;
+    pd.quats[4 * 802 + 2] = NAN;
+    pd.opacities[803] = NAN;
+    pd.means[3 * 804 + 2] = -INFINITY;
+    pd.sh[k3 * 805] = NAN; /* the last one would be drawn, so it is added only below */
+    pd.opacities[805] = -INFINITY;
+    for (int level = CS_SIMD_SCALAR; level <= CS_SIMD_AVX512; level++) {
+        rendered a = render_all(ctx, clean, &cam, NULL, (cs_simd_level)level);
+        rendered b = render_all(ctx, dirty, &cam, NULL, (cs_simd_level)level);
+        CHECK(memcmp(a.rgb.data, b.rgb.data, 120 * 80 * 3 * sizeof(float)) == 0);
+        CHECK(memcmp(a.depth.data, b.depth.data, 120 * 80 * sizeof(float)) == 0);
+        rendered_free(&a);
+        rendered_free(&b);
+    }
+    /* NaN colour on a Gaussian that is drawn (opaque, in the middle): finite pixels */
+    pd.opacities[805] = 5.0f;
+    rendered r = render_all(ctx, dirty, &cam, NULL, CS_SIMD_AVX512);
+    int nan = 0;
+    for (int q = 0; q < 120 * 80 * 3; q++) nan += !isfinite(r.rgb.data[q]);
+    CHECK_MSG(nan == 0, "%d non-finite pixel values", nan);
+    rendered_free(&r);
+    cs_scene_destroy(clean);
+    cs_scene_destroy(dirty);
+    cs_context_destroy(ctx);
+}

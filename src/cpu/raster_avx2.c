@@ -76,17 +76,26 @@ static inline int splat_box(cs_tile_state *st, const cs_splat *s, uint32_t posit
                                          _mm256_mul_ps(vo, cs_exp2_ps(power)));
             live = _mm256_and_ps(live,
                                  _mm256_cmp_ps(alpha, _mm256_set1_ps(CS_ALPHA_MIN), _CMP_GE_OQ));
+            /* alpha on lanes drawn, 0 elsewhere: T (1 - alpha_d) is the new T of every lane
+             * (T itself where nothing is drawn), and w = alpha_d T adds exactly 0 there. */
             __m256 t = _mm256_load_ps(&st->t[q]);
-            __m256 test_t = _mm256_mul_ps(t, _mm256_sub_ps(one, alpha));
+            __m256 alpha_d = _mm256_and_ps(alpha, live);
+            __m256 t_new = _mm256_mul_ps(t, _mm256_sub_ps(one, alpha_d));
             __m256 stop = _mm256_and_ps(
-                live, _mm256_cmp_ps(test_t, _mm256_set1_ps(CS_T_MIN), _CMP_LT_OQ));
-            if (!_mm256_testz_ps(stop, stop)) {
+                live, _mm256_cmp_ps(t_new, _mm256_set1_ps(CS_T_MIN), _CMP_LT_OQ));
+            if (!_mm256_testz_ps(stop, stop)) { /* rare: done before this splat, T kept */
                 _mm256_store_ps((float *)&st->done[q], _mm256_or_ps(done, stop));
                 newly_done += __builtin_popcount((unsigned)_mm256_movemask_ps(stop));
                 live = _mm256_andnot_ps(stop, live);
+                alpha_d = _mm256_and_ps(alpha, live);
+                t_new = _mm256_blendv_ps(t_new, t, stop);
+                /* the whole row done (pixels outside the image start done)? */
+                const float *row = (const float *)&st->done[j * CS_TILE];
+                if (_mm256_movemask_ps(_mm256_load_ps(row)) == 0xff &&
+                    _mm256_movemask_ps(_mm256_load_ps(row + 8)) == 0xff)
+                    st->full_rows |= 1u << j;
             }
-            /* w = alpha T on drawn lanes, 0 elsewhere: the sums below need no blend. */
-            __m256 w = _mm256_and_ps(_mm256_mul_ps(alpha, t), live);
+            __m256 w = _mm256_mul_ps(alpha_d, t);
             _mm256_store_ps(&st->c[0][q], _mm256_fmadd_ps(cr, w, _mm256_load_ps(&st->c[0][q])));
             _mm256_store_ps(&st->c[1][q], _mm256_fmadd_ps(cg, w, _mm256_load_ps(&st->c[1][q])));
             _mm256_store_ps(&st->c[2][q], _mm256_fmadd_ps(cb, w, _mm256_load_ps(&st->c[2][q])));
@@ -94,7 +103,7 @@ static inline int splat_box(cs_tile_state *st, const cs_splat *s, uint32_t posit
                 _mm256_store_ps(&st->d[q], _mm256_fmadd_ps(cz, w, _mm256_load_ps(&st->d[q])));
                 _mm256_store_ps(&st->wsum[q], _mm256_add_ps(w, _mm256_load_ps(&st->wsum[q])));
             }
-            _mm256_store_ps(&st->t[q], _mm256_blendv_ps(t, test_t, live));
+            _mm256_store_ps(&st->t[q], t_new);
             __m256 last = _mm256_load_ps((const float *)&st->last[q]);
             _mm256_store_ps((float *)&st->last[q], _mm256_blendv_ps(last, pos, live));
         }
@@ -112,6 +121,7 @@ static inline void tile_kernel(const cs_raster_args *a, int64_t tile, bool want_
         const cs_splat *s = &a->splats[a->list[p]];
         int i0, i1, j0, j1;
         if (!cs__tile_clip(s, &st, &i0, &i1, &j0, &j1)) continue;
+        if (!cs__tile_rows_alive(st.full_rows, &j0, &j1)) continue;
         st.alive -= splat_box(&st, s, (uint32_t)(p - begin + 1), i0, i1, j0, j1, want_depth);
     }
     cs__tile_end(a, &st);

@@ -70,32 +70,32 @@ AVX512 static inline int splat_rows(cs_tile_state *st, uint16_t done[CS_TILE], c
         __m512 alpha = _mm512_min_ps(amax, _mm512_mul_ps(vo, exp2_16(power)));
         live = _mm512_mask_cmp_ps_mask(live, alpha, amin, _CMP_GE_OQ);
         int q = j * CS_TILE;
+        /* T (1 - alpha) on live lanes, T itself elsewhere (1 - 0): the AVX2 kernel's test_t and
+         * blend in one product. Only full-width stores to the state the next splat reloads: a
+         * masked store cannot forward to that full load, which would stall. */
         __m512 t = _mm512_load_ps(&st->t[q]);
-        __m512 test_t = _mm512_mul_ps(t, _mm512_sub_ps(one, alpha));
-        __mmask16 stop = _mm512_mask_cmp_ps_mask(live, test_t, tmin, _CMP_LT_OQ);
-        if (stop) {
+        __m512 alpha_d = _mm512_maskz_mov_ps(live, alpha);
+        __m512 t_new = _mm512_mul_ps(t, _mm512_sub_ps(one, alpha_d));
+        __mmask16 stop = _mm512_mask_cmp_ps_mask(live, t_new, tmin, _CMP_LT_OQ);
+        if (stop) { /* rare: these lanes are done before this splat and keep their T */
             done[j] |= stop;
+            if (done[j] == 0xffff) st->full_rows |= 1u << j;
             newly_done += __builtin_popcount(stop);
             live &= (__mmask16)~stop;
+            alpha_d = _mm512_maskz_mov_ps(live, alpha);
+            t_new = _mm512_mask_mov_ps(t_new, stop, t);
         }
-        /* Full-width stores only: a masked store cannot forward to the next splat's full load
-         * of the same row, which would stall. Zeroing alpha and w on lanes not drawn leaves
-         * those lanes' values unchanged exactly (T (1 - 0), C + c 0), as the AVX2 kernel's
-         * blends do. */
-        __m512 alpha_d = _mm512_maskz_mov_ps(live, alpha);
-        __m512 w = _mm512_mul_ps(alpha_d, t);
-        int qc = q;
-        _mm512_store_ps(&st->c[0][qc], _mm512_fmadd_ps(cr, w, _mm512_load_ps(&st->c[0][qc])));
-        _mm512_store_ps(&st->c[1][qc], _mm512_fmadd_ps(cg, w, _mm512_load_ps(&st->c[1][qc])));
-        _mm512_store_ps(&st->c[2][qc], _mm512_fmadd_ps(cb, w, _mm512_load_ps(&st->c[2][qc])));
+        __m512 w = _mm512_mul_ps(alpha_d, t); /* 0 on lanes not drawn: C + c 0 = C */
+        _mm512_store_ps(&st->c[0][q], _mm512_fmadd_ps(cr, w, _mm512_load_ps(&st->c[0][q])));
+        _mm512_store_ps(&st->c[1][q], _mm512_fmadd_ps(cg, w, _mm512_load_ps(&st->c[1][q])));
+        _mm512_store_ps(&st->c[2][q], _mm512_fmadd_ps(cb, w, _mm512_load_ps(&st->c[2][q])));
         if (want_depth) {
-            _mm512_store_ps(&st->d[qc], _mm512_fmadd_ps(cz, w, _mm512_load_ps(&st->d[qc])));
-            _mm512_store_ps(&st->wsum[qc], _mm512_add_ps(w, _mm512_load_ps(&st->wsum[qc])));
+            _mm512_store_ps(&st->d[q], _mm512_fmadd_ps(cz, w, _mm512_load_ps(&st->d[q])));
+            _mm512_store_ps(&st->wsum[q], _mm512_add_ps(w, _mm512_load_ps(&st->wsum[q])));
         }
-        _mm512_store_ps(&st->t[qc], _mm512_mul_ps(t, _mm512_sub_ps(one, alpha_d)));
-        __m512i last = _mm512_load_si512((const void *)&st->last[qc]);
-        __asm__("" : "+v"(last)); /* keep load + blend + store: no masked store (see above) */
-        _mm512_store_si512((void *)&st->last[qc], _mm512_mask_mov_epi32(last, live, pos));
+        _mm512_store_ps(&st->t[q], t_new);
+        /* last is never reloaded while the tile runs: a masked store is fine there */
+        _mm512_mask_store_epi32(&st->last[q], live, pos);
     }
     return newly_done;
 }
@@ -103,14 +103,16 @@ AVX512 static inline int splat_rows(cs_tile_state *st, uint16_t done[CS_TILE], c
 AVX512 static inline void tile_kernel(const cs_raster_args *a, int64_t tile, bool want_depth) {
     cs_tile_state st;
     cs__tile_begin(a, tile, &st);
-    /* Pixels outside the image are never in a clipped box, so the bits start clear. */
-    uint16_t done[CS_TILE] = {0};
+    /* Columns outside the image start done, so a row is full when all 16 bits are set. */
+    uint16_t done[CS_TILE];
+    for (int j = 0; j < CS_TILE; j++) done[j] = (uint16_t)(0xffffu << st.w);
     int64_t begin = a->ranges[tile], end = a->ranges[tile + 1];
     for (int64_t p = begin; p < end && st.alive > 0; p++) {
         if (p + 8 < end) _mm_prefetch((const char *)&a->splats[a->list[p + 8]], _MM_HINT_T0);
         const cs_splat *s = &a->splats[a->list[p]];
         int i0, i1, j0, j1;
         if (!cs__tile_clip(s, &st, &i0, &i1, &j0, &j1)) continue;
+        if (!cs__tile_rows_alive(st.full_rows, &j0, &j1)) continue;
         st.alive -= splat_rows(&st, done, s, (uint32_t)(p - begin + 1), i0, i1, j0, j1,
                                want_depth);
     }

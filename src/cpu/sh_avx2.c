@@ -6,8 +6,9 @@
  * Eight visible splats are taken at a time (culled ones are skipped, so their coefficients are
  * never read). Their 16 basis values are computed with lanes = splats (cs_sh_basis, same
  * constants and order), each splat's 48 contiguous coefficients are loaded as 6 vectors and six
- * 8 x 8 transposes turn them into 48 vectors with lanes = splats, and each channel is a chain of
- * 16 FMAs. Differences from the scalar kernel are rounding only (FMA, summation order).
+ * 8 x 8 transposes turn them into 48 vectors with lanes = splats, summed per channel with FMAs
+ * in coefficient order. Differences from the scalar kernel are rounding only (FMA; the scalar
+ * sum starts from b0 sh0 + 0, this one from 0 + b0 sh0, which is the same).
  */
 #include "../render.h"
 
@@ -60,20 +61,30 @@ static void sh8(const cs_sh_args *a, const int64_t idx[8]) {
                       _mm256_sub_ps(xx, _mm256_mul_ps(K(3.0f), yy))),
     };
 
-    /* coef[e] for e = 3 k + channel, lanes = splats */
-    __m256 coef[48];
+    /* Each splat's 48 coefficients are 6 rows of 8; the 8 x 8 transpose of row j over the 8
+     * splats gives coefficients e = 8 j .. 8 j + 7 (e = 3 k + channel) with lanes = splats,
+     * folded straight into the channel sums (unrolled, so e / 3 and e % 3 are constants). */
+    __m256 acc[3] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     size_t stride = 3 * (size_t)a->sh_coeffs;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 6
+#endif
     for (int j = 0; j < 6; j++) {
-        __m256 *r = coef + 8 * j;
+        __m256 r[8];
         for (int l = 0; l < 8; l++) r[l] = _mm256_loadu_ps(a->sh + (size_t)idx[l] * stride + 8 * j);
         cs_transpose8_ps(r);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+        for (int l = 0; l < 8; l++) {
+            int e = 8 * j + l;
+            acc[e % 3] = _mm256_fmadd_ps(b[e / 3], r[l], acc[e % 3]);
+        }
     }
     float out[3][8];
-    for (int ch = 0; ch < 3; ch++) {
-        __m256 acc = _mm256_mul_ps(b[0], coef[ch]);
-        for (int k = 1; k < 16; k++) acc = _mm256_fmadd_ps(b[k], coef[3 * k + ch], acc);
-        _mm256_storeu_ps(out[ch], _mm256_max_ps(_mm256_add_ps(acc, K(0.5f)), _mm256_setzero_ps()));
-    }
+    for (int ch = 0; ch < 3; ch++)
+        _mm256_storeu_ps(out[ch],
+                         _mm256_max_ps(_mm256_add_ps(acc[ch], K(0.5f)), _mm256_setzero_ps()));
 #undef K
     for (int l = 0; l < 8; l++) {
         cs_splat *s = &a->splats[idx[l]];
