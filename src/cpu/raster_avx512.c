@@ -67,7 +67,10 @@ AVX512 static inline int splat_rows(cs_tile_state *st, uint16_t done[CS_TILE], c
                                                  _CMP_GE_OQ);
         live = _mm512_mask_cmp_ps_mask(live, power, zero, _CMP_LE_OQ);
         if (!live) continue;
-        __m512 alpha = _mm512_min_ps(amax, _mm512_mul_ps(vo, exp2_16(power)));
+        /* exp of max(power, vmin): unchanged on live lanes, and the others stay normal (2^-1000
+         * underflows to zero through a microcode assist of ~150 cycles, which made small splats,
+         * most of whose lanes are far, cost several times large ones) */
+        __m512 alpha = _mm512_min_ps(amax, _mm512_mul_ps(vo, exp2_16(_mm512_max_ps(power, vmin))));
         live = _mm512_mask_cmp_ps_mask(live, alpha, amin, _CMP_GE_OQ);
         int q = j * CS_TILE;
         /* T (1 - alpha) on live lanes, T itself elsewhere (1 - 0): the AVX2 kernel's test_t and
