@@ -25,6 +25,7 @@
 #include "render.h"
 
 #include <math.h>
+#include <string.h>
 
 void cs__tile_begin(const cs_raster_args *a, int64_t tile, cs_tile_state *st) {
     const cs_view *v = a->view;
@@ -34,14 +35,15 @@ void cs__tile_begin(const cs_raster_args *a, int64_t tile, cs_tile_state *st) {
     st->h = v->height - st->y0 < CS_TILE ? v->height - st->y0 : CS_TILE;
     st->alive = st->w * st->h;
     st->full_rows = (0xffffu << st->h) & 0xffffu;
-    for (int p = 0; p < CS_TILE * CS_TILE; p++) {
-        st->t[p] = 1.0f;
-        st->c[0][p] = st->c[1][p] = st->c[2][p] = 0.0f;
-        st->d[p] = st->wsum[p] = 0.0f;
-        st->last[p] = 0;
-        int i = p % CS_TILE, j = p / CS_TILE;
-        st->done[p] = i < st->w && j < st->h ? 0u : ~0u;
-    }
+    /* One plain loop per array, so each compiles to vector stores. */
+    for (int p = 0; p < CS_TILE * CS_TILE; p++) st->t[p] = 1.0f;
+    memset(st->c, 0, sizeof st->c);
+    memset(st->d, 0, sizeof st->d);
+    memset(st->wsum, 0, sizeof st->wsum);
+    memset(st->last, 0, sizeof st->last);
+    for (int j = 0; j < CS_TILE; j++)
+        for (int i = 0; i < CS_TILE; i++)
+            st->done[j * CS_TILE + i] = i < st->w && j < st->h ? 0u : ~0u;
 }
 
 void cs__tile_end(const cs_raster_args *a, const cs_tile_state *st) {
