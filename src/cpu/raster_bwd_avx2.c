@@ -6,10 +6,10 @@
  * kernel (cpu/raster_avx2.c).
  *
  * Which splats a pixel visits must be exactly the ones the forward drew, so alpha is computed
- * with the AVX2 forward's expressions: power = (A dx + B) dx + C with A = -a/2, B = -b dy,
- * C = -c dy^2 / 2 (two FMAs), an early reject below ln(1 / (255 o)) with a margin, the same
- * polynomial exp (copied from raster_avx2.c: keep the two identical), then the clamp at 0.99 and
- * the 1/255 floor. The gradient arithmetic differs from the scalar kernel by rounding only (one
+ * with the AVX2 forward's expressions (cpu/raster_avx2.c, which the AVX-512 forward matches bit
+ * for bit): power in base 2, (A dx + B) dx + C with A = -log2(e) a/2, B = -log2(e) b dy,
+ * C = -log2(e) c dy^2 / 2 (two FMAs), the same early reject, the same exp2 (cs_exp2_ps in
+ * simd_avx2.h), then the clamp at 0.99 and the 1/255 floor. The gradient arithmetic differs from the scalar kernel by rounding only (one
  * division 1 / (1 - alpha) reused, FMA contraction, per-lane partial sums added across lanes at
  * the end of each splat); tests/test_render_bwd.c bounds the difference.
  *
@@ -19,29 +19,14 @@
 #include "../train_render.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
+#include "simd_avx2.h"
+
 #include <immintrin.h>
 #include <string.h>
 
-#define NPIX (CS_TILE * CS_TILE)
+#define LOG2E 1.44269504088896341f
 
-/* e^x for x <= 0, Cephes expf as in raster_avx2.c (must stay identical to it). */
-static inline __m256 exp_ps(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+#define NPIX (CS_TILE * CS_TILE)
 
 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -98,14 +83,14 @@ void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile) {
         int i0, i1, j0, j1;
         if (!cs__tile_clip(s, &geo, &i0, &i1, &j0, &j1)) continue;
         const __m256 vx = _mm256_set1_ps(s->x);
-        const __m256 va = _mm256_set1_ps(-0.5f * s->conic[0]);
+        const __m256 va = _mm256_set1_ps(-0.5f * LOG2E * s->conic[0]);
+        const float nb = -LOG2E * s->conic[1], nc = -0.5f * LOG2E * s->conic[2];
         const __m256 ca = _mm256_set1_ps(s->conic[0]), cb = _mm256_set1_ps(s->conic[1]);
         const __m256 cc = _mm256_set1_ps(s->conic[2]);
         const __m256 vo = _mm256_set1_ps(s->opacity);
-        /* The early reject: power < -ln(255 o) means alpha < 1/255. The forward's bound is
-         * -ln(255 o) - 1e-3; the stored support 2 ln(255 o) + 1e-3 gives -ln(255 o) - 1.5e-3
-         * without a log per pair. Either bound only drops lanes the exact test drops. */
-        const __m256 vmin = _mm256_set1_ps(-0.5f * s->support - 1e-3f);
+        /* The forward's early reject, in base 2: power < log2(e) (-support / 2 - 1e-3) means
+         * alpha < 1/255 (support carries its own margin). */
+        const __m256 vmin = _mm256_set1_ps(LOG2E * (-0.5f * s->support - 1e-3f));
         const __m256 c0 = _mm256_set1_ps(s->rgb[0]), c1 = _mm256_set1_ps(s->rgb[1]);
         const __m256 c2 = _mm256_set1_ps(s->rgb[2]);
         const __m256i vpos = _mm256_set1_epi32((int32_t)pos);
@@ -118,8 +103,8 @@ void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile) {
         for (int j = j0; j <= j1; j++) {
             float dyf = s->y - ((float)(geo.y0 + j) + 0.5f);
             __m256 dy = _mm256_set1_ps(dyf);
-            __m256 vb = _mm256_set1_ps(-s->conic[1] * dyf);
-            __m256 vc = _mm256_set1_ps(-0.5f * s->conic[2] * dyf * dyf);
+            __m256 vb = _mm256_set1_ps(nb * dyf);        /* the forward's nb dy */
+            __m256 vc = _mm256_set1_ps(nc * dyf * dyf);  /* and its (nc dy) dy */
             for (int g = g0; g <= g1; g++) {
                 int q = j * CS_TILE + 8 * g;
                 /* Lanes this splat was drawn at in the forward: before the pixel's last. */
@@ -132,7 +117,7 @@ void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile) {
                 if (_mm256_testz_ps(live, live)) continue;
                 /* max(power, vmin): the same on live lanes; keeps the others' o G normal
                  * (a denormal costs a ~150-cycle microcode assist) */
-                __m256 G = exp_ps(_mm256_max_ps(power, vmin));
+                __m256 G = cs_exp2_ps(_mm256_max_ps(power, vmin));
                 __m256 og = _mm256_mul_ps(vo, G);
                 __m256 alpha = _mm256_min_ps(amax, og);
                 live = _mm256_and_ps(live, _mm256_cmp_ps(alpha, amin, _CMP_GE_OQ));
