@@ -41,6 +41,7 @@ typedef struct group_step {
 typedef struct adam_job {
     const cs__adam *adam;
     cs__adam_kernel kernel;
+    cs__adam_sh_kernel sh_kernel;
     group_step gs[CS_GROUPS];
     cs_scene_params p, m, v;
     float *g_block; /* grads, same layout as p */
@@ -63,14 +64,28 @@ void cs__adam_update_scalar(float *p, float *m, float *v, float *g, int64_t n,
     }
 }
 
-static cs__adam_kernel pick_kernel(void) {
+void cs__adam_update_sh_scalar(float *p, float *m, float *v, float *g, int64_t count,
+                               int64_t stride, int len, const cs__adam_consts *dc,
+                               const cs__adam_consts *rest) {
+    for (int64_t i = 0; i < count; i++) {
+        int64_t o = i * stride;
+        cs__adam_update_scalar(p + o, m + o, v + o, g + o, len < 3 ? len : 3, dc);
+        if (len > 3) cs__adam_update_scalar(p + o + 3, m + o + 3, v + o + 3, g + o + 3, len - 3, rest);
+    }
+}
+
+static void pick_kernels(cs__adam_kernel *elements, cs__adam_sh_kernel *sh) {
     const char *env = getenv("CSPLAT_SCALAR");
     bool scalar = env && *env && strcmp(env, "0") != 0;
+    *elements = cs__adam_update_scalar;
+    *sh = cs__adam_update_sh_scalar;
 #if defined(__x86_64__)
-    if (!scalar && cs__cpu_has_avx2_fma()) return cs__adam_update_avx2;
+    if (!scalar && cs__cpu_has_avx2_fma()) {
+        *elements = cs__adam_update_avx2;
+        *sh = cs__adam_update_sh_avx2;
+    }
 #endif
     (void)scalar;
-    return cs__adam_update_scalar;
 }
 
 static void adam_range(void *user, int64_t begin, int64_t end, int worker) {
@@ -96,6 +111,11 @@ static void adam_range(void *user, int64_t begin, int64_t end, int worker) {
     int64_t k3 = 3 * (int64_t)p->sh_coeffs, rest = 3 * (int64_t)j->sh_active - 3;
     float *gsh = GRAD(sh);
 #undef GRAD
+    if (j->gs[CS_GROUP_SH_DC].active && j->gs[CS_GROUP_SH_REST].active) {
+        j->sh_kernel(p->sh + k3 * begin, m->sh + k3 * begin, v->sh + k3 * begin, gsh + k3 * begin,
+                     n, k3, 3 + (int)rest, &j->gs[CS_GROUP_SH_DC].c, &j->gs[CS_GROUP_SH_REST].c);
+        return;
+    }
     for (int64_t i = begin; i < end; i++) {
         float *ps = p->sh + k3 * i, *ms = m->sh + k3 * i, *vs = v->sh + k3 * i;
         float *g = gsh + k3 * i;
@@ -115,8 +135,8 @@ void cs__adam_step(cs_context *ctx, cs__adam *adam, cs__gset *g, cs_scene *grads
                     .v = g->v->p,
                     .g_block = grads->block,
                     .p_block = g->params->block,
-                    .sh_active = sh_active,
-                    .kernel = pick_kernel()};
+                    .sh_active = sh_active};
+    pick_kernels(&job.kernel, &job.sh_kernel);
     for (int k = 0; k < CS_GROUPS; k++) {
         if (skip & (1u << k)) continue;
         int64_t t = ++adam->steps[k];

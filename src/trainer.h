@@ -126,6 +126,20 @@ void cs__adam_update_scalar(float *p, float *m, float *v, float *g, int64_t n,
                             const cs__adam_consts *c);
 void cs__adam_update_avx2(float *p, float *m, float *v, float *g, int64_t n,
                           const cs__adam_consts *c);
+/* The SH block of `count` Gaussians, `stride` floats apart: in each, elements [0, 3) with dc
+ * (f_dc) and [3, len) with rest (f_rest), as the element kernel would update them in two calls,
+ * bit for bit. The AVX2 twin covers each Gaussian's len floats with 8-lane vectors (the first
+ * holding both groups' constants, the last masked), so no element goes through scalar code:
+ * per-Gaussian calls with 3 and 3 (K - 1) elements spent about a third of the step there. */
+typedef void (*cs__adam_sh_kernel)(float *p, float *m, float *v, float *g, int64_t count,
+                                   int64_t stride, int len, const cs__adam_consts *dc,
+                                   const cs__adam_consts *rest);
+void cs__adam_update_sh_scalar(float *p, float *m, float *v, float *g, int64_t count,
+                               int64_t stride, int len, const cs__adam_consts *dc,
+                               const cs__adam_consts *rest);
+void cs__adam_update_sh_avx2(float *p, float *m, float *v, float *g, int64_t count,
+                             int64_t stride, int len, const cs__adam_consts *dc,
+                             const cs__adam_consts *rest);
 
 /* The reference's learning rates at iteration `it` (1-based, as train.py counts): fixed ones,
  * and the position rate exp((1 - s) ln(1.6e-4 extent) + s ln(1.6e-6 extent)) with s =

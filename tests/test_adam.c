@@ -122,3 +122,50 @@ TEST(adam_avx2_kernel_is_bit_identical_to_scalar) {
     SKIP("not an x86-64 build");
 #endif
 }
+
+TEST(adam_sh_block_kernels_match_two_group_updates) {
+#if defined(__x86_64__)
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        SKIP("the CPU has no AVX2+FMA");
+    /* 37 Gaussians of stride 48 (degree 3), every active length the degree warm-up uses. Copy 0:
+     * the element kernel per group, as adam.c did before the block kernels; 1: the scalar block
+     * kernel; 2: the AVX2 one. All three must agree bit for bit, and leave the floats past
+     * len untouched. */
+    enum { COUNT = 37, STRIDE = 48, N = COUNT * STRIDE };
+    static float p[3][N], m[3][N], v[3][N], g[3][N];
+    const int lens[] = {3, 12, 27, 48};
+    const cs__adam_consts dc = {2.1e-3f, 0.0447f, 0.9f, 0.999f, 1e-15f};
+    const cs__adam_consts rest = {1.1e-4f, 0.0447f, 0.9f, 0.999f, 1e-15f};
+    for (int l = 0; l < 4; l++) {
+        int len = lens[l];
+        test_rng r = test_rng_seed(33 + (uint64_t)l);
+        for (int i = 0; i < N; i++) {
+            p[0][i] = (float)test_rng_normal(&r);
+            m[0][i] = (float)(1e-3 * test_rng_normal(&r));
+            v[0][i] = (float)(1e-6 * test_rng_uniform(&r));
+            g[0][i] = (float)(i % 11 == 0 ? 0.0 : 1e-2 * test_rng_normal(&r));
+        }
+        for (int k = 1; k < 3; k++) {
+            memcpy(p[k], p[0], sizeof p[0]), memcpy(m[k], m[0], sizeof m[0]);
+            memcpy(v[k], v[0], sizeof v[0]), memcpy(g[k], g[0], sizeof g[0]);
+        }
+        float untouched = g[0][STRIDE - 1];
+        for (int i = 0; i < COUNT; i++) {
+            int o = i * STRIDE;
+            cs__adam_update_scalar(p[0] + o, m[0] + o, v[0] + o, g[0] + o, 3, &dc);
+            cs__adam_update_scalar(p[0] + o + 3, m[0] + o + 3, v[0] + o + 3, g[0] + o + 3,
+                                   len - 3, &rest);
+        }
+        cs__adam_update_sh_scalar(p[1], m[1], v[1], g[1], COUNT, STRIDE, len, &dc, &rest);
+        cs__adam_update_sh_avx2(p[2], m[2], v[2], g[2], COUNT, STRIDE, len, &dc, &rest);
+        for (int k = 1; k < 3; k++) {
+            CHECK(memcmp(p[0], p[k], sizeof p[0]) == 0 && memcmp(m[0], m[k], sizeof m[0]) == 0);
+            CHECK(memcmp(v[0], v[k], sizeof v[0]) == 0 && memcmp(g[0], g[k], sizeof g[0]) == 0);
+        }
+        CHECK(g[2][STRIDE + 1] == 0.0f); /* consumed */
+        if (len < STRIDE) CHECK(g[2][STRIDE - 1] == untouched && untouched != 0.0f);
+    }
+#else
+    SKIP("not an x86-64 build");
+#endif
+}
