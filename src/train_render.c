@@ -186,9 +186,12 @@ cs_status cs__train_backward(cs_renderer *r, const cs_scene *scene, const cs_cam
     /* The backward kernel of the forward's kind, so both take the same skip decisions. */
     cs_render_stats rs;
     cs_renderer_get_stats(r, &rs);
-    cs__raster_bwd_cpu(ctx, &ra,
-                       rs.simd && cs__cpu_has_avx2_fma() ? cs__raster_bwd_tile_avx2
-                                                         : cs__raster_bwd_tile);
+    cs_raster_bwd_kernel kernel = cs__raster_bwd_tile;
+    if (rs.simd == CS_SIMD_AVX512 && cs__cpu_has_avx512() && cs__cpu_has_avx2_fma())
+        kernel = cs__raster_bwd_tile_avx512;
+    else if (rs.simd >= CS_SIMD_AVX2 && cs__cpu_has_avx2_fma())
+        kernel = cs__raster_bwd_tile_avx2;
+    cs__raster_bwd_cpu(ctx, &ra, kernel);
     double t2 = now_ms();
 
     cs_reduce_args re = {

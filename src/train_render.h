@@ -80,11 +80,13 @@ typedef struct cs_raster_bwd_args {
     uint32_t *tile_last;   /* [tiles] out: largest last-contributor position of each tile */
 } cs_raster_bwd_args;
 
-/* Backward of one tile: the scalar kernel (raster_bwd.c) and its AVX2+FMA twin
- * (cpu/raster_bwd_avx2.c), each the partner of the forward kernel of the same kind. */
+/* Backward of one tile: the scalar kernel (raster_bwd.c) and its AVX2+FMA and AVX-512 twins
+ * (cpu/raster_bwd_avx2.c, cpu/raster_bwd_avx512.c), each the partner of the forward kernel of
+ * the same kind. */
 typedef void (*cs_raster_bwd_kernel)(const cs_raster_bwd_args *a, int64_t tile);
 void cs__raster_bwd_tile(const cs_raster_bwd_args *a, int64_t tile);
 void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile);
+void cs__raster_bwd_tile_avx512(const cs_raster_bwd_args *a, int64_t tile);
 /* Every tile, threaded. */
 void cs__raster_bwd_cpu(cs_context *ctx, const cs_raster_bwd_args *a, cs_raster_bwd_kernel kernel);
 

@@ -266,6 +266,7 @@ typedef struct prod_result {
     cs_scene *grads;
     float *norm;
     int32_t *radii;
+    int simd; /* the forward's kernel set (cs_render_stats.simd) */
 } prod_result;
 
 static void prod_free(prod_result *r) {
@@ -275,26 +276,37 @@ static void prod_free(prod_result *r) {
 }
 
 /* Forward + backward with the production code; d_rgb = w. */
-static prod_result prod_backward(cs_context *ctx, const cs_scene *scene, const cs_camera *cam,
-                                 const cs_render_options *opt, const double *w, int force_scalar) {
+/* The forward and backward with the kernels of `level` (CS_SIMD_SCALAR: the scalar pair, as
+ * CSPLAT_SCALAR=1; higher: the best the CPU has up to it), or the renderer's default with -1. */
+static prod_result prod_backward_at(cs_context *ctx, const cs_scene *scene, const cs_camera *cam,
+                                    const cs_render_options *opt, const double *w, int level) {
     cs_scene_params p = cs_scene_get_params((cs_scene *)scene);
     prod_result res = {zero_grads(ctx, &p), malloc((size_t)p.count * sizeof(float) + 4),
-                       malloc((size_t)p.count * sizeof(int32_t) + 4)};
+                       malloc((size_t)p.count * sizeof(int32_t) + 4), -1};
     cs_image rgb = fixture_image(cam->width, cam->height, 3);
     cs_image d_rgb = fixture_image(cam->width, cam->height, 3);
     CHECK(res.grads && res.norm && res.radii && rgb.data && d_rgb.data);
     if (!res.grads || !res.norm || !res.radii || !rgb.data || !d_rgb.data) return res;
     for (int64_t k = 0; k < 3 * (int64_t)cam->width * cam->height; k++) d_rgb.data[k] = (float)w[k];
     cs_renderer *r;
-    cs_renderer_desc desc = {.force_scalar = force_scalar};
+    cs_renderer_desc desc = {.force_scalar = level == CS_SIMD_SCALAR};
     CHECK_OK(ctx, cs_renderer_create(ctx, &desc, &r));
+    if (level > CS_SIMD_SCALAR) cs__renderer_set_backend(r, cs__render_backend_cpu(level));
     CHECK_OK(ctx, cs__train_forward(r, scene, cam, opt, &rgb));
+    cs_render_stats rs;
+    cs_renderer_get_stats(r, &rs);
+    res.simd = rs.simd;
     cs_train_view_stats stats = {.mean2d_grad_norm = res.norm, .radii = res.radii};
     CHECK_OK(ctx, cs__train_backward(r, scene, cam, opt, &d_rgb, res.grads, &stats));
     cs_renderer_destroy(r);
     fixture_image_free(&rgb);
     fixture_image_free(&d_rgb);
     return res;
+}
+
+static prod_result prod_backward(cs_context *ctx, const cs_scene *scene, const cs_camera *cam,
+                                 const cs_render_options *opt, const double *w, int force_scalar) {
+    return prod_backward_at(ctx, scene, cam, opt, w, force_scalar ? CS_SIMD_SCALAR : -1);
 }
 
 /* Compare production gradients and view stats with the reference; tol on every group. */
@@ -499,42 +511,52 @@ TEST(render_bwd_accumulates_and_checks_arguments) {
     cs_context_destroy(ctx);
 }
 
-/* The AVX2 backward (after the AVX2 forward) against the scalar pair: the same gradients up to
- * rounding, and a contribution within rounding of a cut-off that flips (about 1e-7 relative,
- * see cpu/raster_bwd_avx2.c). Tolerance: relative L2 1e-4 per group. */
+/* The AVX2 backward (after the AVX2 forward) and the AVX-512 one (after the AVX-512 forward)
+ * against the scalar pair: the same gradients up to rounding, and a contribution within rounding
+ * of a cut-off that flips (about 1e-7 relative, see cpu/raster_bwd_avx2.c). Tolerance: relative
+ * L2 1e-4 per group. */
 TEST(render_bwd_simd_matches_scalar) {
     if (!cs__cpu_has_avx2_fma()) SKIP("this CPU has no AVX2+FMA: only the scalar kernels run");
     cs_context *ctx = test_context(2);
     static const fd_case cases[] = {{250, 170, 5000, 3, 1.0f, 0, 61},
                                     {97, 131, 2000, 1, 1.0f, 0, 62}};
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        const fd_case *k = &cases[c];
-        float eye[3] = {0, -6, 1}, target[3] = {0.3f, 0, 0};
-        cs_camera cam =
-            fixture_camera(k->width, k->height, 0.9f * (float)k->width, eye, target, 3.5f, -2.25f);
-        cs_scene *scene = fixture_random_scene(ctx, &cam, k->n, k->degree, k->seed);
-        CHECK(scene != NULL);
-        if (!scene) continue;
-        cs_scene_params p = cs_scene_get_params(scene);
-        double *w = random_weights(3 * (int64_t)cam.width * cam.height, 500 + k->seed);
-        cs_render_options opt = {.background = {0.3f, 0.3f, 0.3f}};
-        prod_result simd = prod_backward(ctx, scene, &cam, &opt, w, 0);
-        prod_result scalar = prod_backward(ctx, scene, &cam, &opt, w, 1);
-        if (simd.grads && scalar.grads) {
-            cs_scene_params a = cs_scene_get_params(simd.grads);
-            cs_scene_params b = cs_scene_get_params(scalar.grads);
-            group_err e = {0};
-            for (int64_t q = 0; q < block_floats(&p); q++)
-                group_add(&e, group_of(&p, q), (double)a.means[q], (double)b.means[q]);
-            char label[96];
-            snprintf(label, sizeof label, "avx2 vs scalar %dx%d N=%d deg %d", k->width, k->height,
-                     k->n, k->degree);
-            group_check(&e, 1e-4, label);
+    static const int levels[] = {CS_SIMD_AVX2, CS_SIMD_AVX512};
+    for (int l = 0; l < 2; l++) {
+        if (levels[l] == CS_SIMD_AVX512 && !cs__cpu_has_avx512()) {
+            test_note("this CPU has no AVX-512: its backward is not compared");
+            continue;
         }
-        prod_free(&simd);
-        prod_free(&scalar);
-        free(w);
-        cs_scene_destroy(scene);
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            const fd_case *k = &cases[c];
+            float eye[3] = {0, -6, 1}, target[3] = {0.3f, 0, 0};
+            cs_camera cam = fixture_camera(k->width, k->height, 0.9f * (float)k->width, eye,
+                                           target, 3.5f, -2.25f);
+            cs_scene *scene = fixture_random_scene(ctx, &cam, k->n, k->degree, k->seed);
+            CHECK(scene != NULL);
+            if (!scene) continue;
+            cs_scene_params p = cs_scene_get_params(scene);
+            double *w = random_weights(3 * (int64_t)cam.width * cam.height, 500 + k->seed);
+            cs_render_options opt = {.background = {0.3f, 0.3f, 0.3f}};
+            prod_result simd = prod_backward_at(ctx, scene, &cam, &opt, w, levels[l]);
+            CHECK(simd.simd == levels[l]); /* the kernels asked for did run */
+            prod_result scalar = prod_backward_at(ctx, scene, &cam, &opt, w, CS_SIMD_SCALAR);
+            if (simd.grads && scalar.grads) {
+                cs_scene_params a = cs_scene_get_params(simd.grads);
+                cs_scene_params b = cs_scene_get_params(scalar.grads);
+                group_err e = {0};
+                for (int64_t q = 0; q < block_floats(&p); q++)
+                    group_add(&e, group_of(&p, q), (double)a.means[q], (double)b.means[q]);
+                char label[96];
+                snprintf(label, sizeof label, "%s vs scalar %dx%d N=%d deg %d",
+                         levels[l] == CS_SIMD_AVX512 ? "avx512" : "avx2", k->width, k->height,
+                         k->n, k->degree);
+                group_check(&e, 1e-4, label);
+            }
+            prod_free(&simd);
+            prod_free(&scalar);
+            free(w);
+            cs_scene_destroy(scene);
+        }
     }
     cs_context_destroy(ctx);
 }

@@ -13,26 +13,9 @@
 #include "../render.h"
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#include <immintrin.h>
+#include "simd_avx512.h"
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
 #define LOG2E 1.44269504088896341f
-
-/* 2^x for x <= 0, as cs_exp2_ps (simd_avx2.h) computes it. That one clamps x at -126 first;
- * vscalefps needs no clamp, and the lanes used here have x > -9 (the alpha floor), so both
- * agree bit for bit where it matters. */
-AVX512 static inline __m512 exp2_16(__m512 x) {
-    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
 
 /* One splat over rows j0..j1, columns i0..i1 of a tile; done holds one bit per pixel of each
  * row. Returns the number of pixels that became done. */
@@ -70,7 +53,7 @@ AVX512 static inline int splat_rows(cs_tile_state *st, uint16_t done[CS_TILE], c
         /* exp of max(power, vmin): unchanged on live lanes, and the others stay normal (2^-1000
          * underflows to zero through a microcode assist of ~150 cycles, which made small splats,
          * most of whose lanes are far, cost several times large ones) */
-        __m512 alpha = _mm512_min_ps(amax, _mm512_mul_ps(vo, exp2_16(_mm512_max_ps(power, vmin))));
+        __m512 alpha = _mm512_min_ps(amax, _mm512_mul_ps(vo, cs_exp2_16(_mm512_max_ps(power, vmin))));
         live = _mm512_mask_cmp_ps_mask(live, alpha, amin, _CMP_GE_OQ);
         int q = j * CS_TILE;
         /* T (1 - alpha) on live lanes, T itself elsewhere (1 - 0): the AVX2 kernel's test_t and
