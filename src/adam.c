@@ -70,7 +70,8 @@ void cs__adam_update_sh_scalar(float *p, float *m, float *v, float *g, int64_t c
     for (int64_t i = 0; i < count; i++) {
         int64_t o = i * stride;
         cs__adam_update_scalar(p + o, m + o, v + o, g + o, len < 3 ? len : 3, dc);
-        if (len > 3) cs__adam_update_scalar(p + o + 3, m + o + 3, v + o + 3, g + o + 3, len - 3, rest);
+        if (len > 3)
+            cs__adam_update_scalar(p + o + 3, m + o + 3, v + o + 3, g + o + 3, len - 3, rest);
     }
 }
 

@@ -137,9 +137,8 @@ typedef void (*cs__adam_sh_kernel)(float *p, float *m, float *v, float *g, int64
 void cs__adam_update_sh_scalar(float *p, float *m, float *v, float *g, int64_t count,
                                int64_t stride, int len, const cs__adam_consts *dc,
                                const cs__adam_consts *rest);
-void cs__adam_update_sh_avx2(float *p, float *m, float *v, float *g, int64_t count,
-                             int64_t stride, int len, const cs__adam_consts *dc,
-                             const cs__adam_consts *rest);
+void cs__adam_update_sh_avx2(float *p, float *m, float *v, float *g, int64_t count, int64_t stride,
+                             int len, const cs__adam_consts *dc, const cs__adam_consts *rest);
 
 /* The reference's learning rates at iteration `it` (1-based, as train.py counts): fixed ones,
  * and the position rate exp((1 - s) ln(1.6e-4 extent) + s ln(1.6e-6 extent)) with s =

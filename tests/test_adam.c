@@ -153,8 +153,8 @@ TEST(adam_sh_block_kernels_match_two_group_updates) {
         for (int i = 0; i < COUNT; i++) {
             int o = i * STRIDE;
             cs__adam_update_scalar(p[0] + o, m[0] + o, v[0] + o, g[0] + o, 3, &dc);
-            cs__adam_update_scalar(p[0] + o + 3, m[0] + o + 3, v[0] + o + 3, g[0] + o + 3,
-                                   len - 3, &rest);
+            cs__adam_update_scalar(p[0] + o + 3, m[0] + o + 3, v[0] + o + 3, g[0] + o + 3, len - 3,
+                                   &rest);
         }
         cs__adam_update_sh_scalar(p[1], m[1], v[1], g[1], COUNT, STRIDE, len, &dc, &rest);
         cs__adam_update_sh_avx2(p[2], m[2], v[2], g[2], COUNT, STRIDE, len, &dc, &rest);

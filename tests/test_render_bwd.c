@@ -529,8 +529,8 @@ TEST(render_bwd_simd_matches_scalar) {
         for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
             const fd_case *k = &cases[c];
             float eye[3] = {0, -6, 1}, target[3] = {0.3f, 0, 0};
-            cs_camera cam = fixture_camera(k->width, k->height, 0.9f * (float)k->width, eye,
-                                           target, 3.5f, -2.25f);
+            cs_camera cam = fixture_camera(k->width, k->height, 0.9f * (float)k->width, eye, target,
+                                           3.5f, -2.25f);
             cs_scene *scene = fixture_random_scene(ctx, &cam, k->n, k->degree, k->seed);
             CHECK(scene != NULL);
             if (!scene) continue;
@@ -548,8 +548,8 @@ TEST(render_bwd_simd_matches_scalar) {
                     group_add(&e, group_of(&p, q), (double)a.means[q], (double)b.means[q]);
                 char label[96];
                 snprintf(label, sizeof label, "%s vs scalar %dx%d N=%d deg %d",
-                         levels[l] == CS_SIMD_AVX512 ? "avx512" : "avx2", k->width, k->height,
-                         k->n, k->degree);
+                         levels[l] == CS_SIMD_AVX512 ? "avx512" : "avx2", k->width, k->height, k->n,
+                         k->degree);
                 group_check(&e, 1e-4, label);
             }
             prod_free(&simd);

@@ -53,9 +53,8 @@ static inline void sh_vector(float *p, float *m, float *v, float *g, __m256i mas
     _mm256_maskstore_ps(p, mask, _mm256_add_ps(pi, _mm256_mul_ps(nstep, _mm256_div_ps(mi, denom))));
 }
 
-void cs__adam_update_sh_avx2(float *p, float *m, float *v, float *g, int64_t count,
-                             int64_t stride, int len, const cs__adam_consts *dc,
-                             const cs__adam_consts *rest) {
+void cs__adam_update_sh_avx2(float *p, float *m, float *v, float *g, int64_t count, int64_t stride,
+                             int len, const cs__adam_consts *dc, const cs__adam_consts *rest) {
     /* lanes 0..2 of each Gaussian's first vector are f_dc, everything after f_rest */
     const __m256 first = _mm256_castsi256_ps(_mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0));
 #define LANES(f) _mm256_blendv_ps(_mm256_set1_ps(rest->f), _mm256_set1_ps(dc->f), first)
@@ -64,8 +63,8 @@ void cs__adam_update_sh_avx2(float *p, float *m, float *v, float *g, int64_t cou
     const __m256 w2_0 = _mm256_blendv_ps(_mm256_set1_ps(1.0f - rest->beta2),
                                          _mm256_set1_ps(1.0f - dc->beta2), first);
     const __m256 b2_0 = LANES(beta2), bc2s_0 = LANES(bc2s), eps_0 = LANES(eps);
-    const __m256 nstep_0 = _mm256_blendv_ps(_mm256_set1_ps(-rest->step), _mm256_set1_ps(-dc->step),
-                                            first);
+    const __m256 nstep_0 =
+        _mm256_blendv_ps(_mm256_set1_ps(-rest->step), _mm256_set1_ps(-dc->step), first);
 #undef LANES
     const __m256 w1 = _mm256_set1_ps(1.0f - rest->beta1), w2 = _mm256_set1_ps(1.0f - rest->beta2);
     const __m256 b2 = _mm256_set1_ps(rest->beta2), bc2s = _mm256_set1_ps(rest->bc2s);

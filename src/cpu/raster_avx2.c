@@ -35,8 +35,8 @@
  * log2(e) (A dx^2 + B dx + C per row, two FMAs), so that e^power = 2^power2 needs no range
  * reduction by ln 2. Only the sign of power matters for the power > 0 test, and the scaling
  * keeps it. */
-static inline int splat_box(cs_tile_state *st, const cs_splat *s, uint32_t position, int i0,
-                            int i1, int j0, int j1, bool want_depth) {
+static inline int splat_box(cs_tile_state *st, const cs_splat *s, uint32_t position, int i0, int i1,
+                            int j0, int j1, bool want_depth) {
     const __m256 lane = _mm256_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f);
     const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
     const __m256 va = _mm256_set1_ps(-0.5f * LOG2E * s->conic[0]);
@@ -77,15 +77,15 @@ static inline int splat_box(cs_tile_state *st, const cs_splat *s, uint32_t posit
              * assist of ~150 cycles: that made small splats cost several times large ones). */
             __m256 alpha = _mm256_min_ps(_mm256_set1_ps(CS_ALPHA_MAX),
                                          _mm256_mul_ps(vo, cs_exp2_ps(_mm256_max_ps(power, vmin))));
-            live = _mm256_and_ps(live,
-                                 _mm256_cmp_ps(alpha, _mm256_set1_ps(CS_ALPHA_MIN), _CMP_GE_OQ));
+            live =
+                _mm256_and_ps(live, _mm256_cmp_ps(alpha, _mm256_set1_ps(CS_ALPHA_MIN), _CMP_GE_OQ));
             /* alpha on lanes drawn, 0 elsewhere: T (1 - alpha_d) is the new T of every lane
              * (T itself where nothing is drawn), and w = alpha_d T adds exactly 0 there. */
             __m256 t = _mm256_load_ps(&st->t[q]);
             __m256 alpha_d = _mm256_and_ps(alpha, live);
             __m256 t_new = _mm256_mul_ps(t, _mm256_sub_ps(one, alpha_d));
-            __m256 stop = _mm256_and_ps(
-                live, _mm256_cmp_ps(t_new, _mm256_set1_ps(CS_T_MIN), _CMP_LT_OQ));
+            __m256 stop =
+                _mm256_and_ps(live, _mm256_cmp_ps(t_new, _mm256_set1_ps(CS_T_MIN), _CMP_LT_OQ));
             if (!_mm256_testz_ps(stop, stop)) { /* rare: done before this splat, T kept */
                 _mm256_store_ps((float *)&st->done[q], _mm256_or_ps(done, stop));
                 newly_done += __builtin_popcount((unsigned)_mm256_movemask_ps(stop));
@@ -132,8 +132,10 @@ static inline void tile_kernel(const cs_raster_args *a, int64_t tile, bool want_
 
 void cs__raster_tile_avx2(const cs_raster_args *a, int64_t tile) {
     /* Two instances, so the colour-only loop carries no depth work. */
-    if (a->depth) tile_kernel(a, tile, true);
-    else tile_kernel(a, tile, false);
+    if (a->depth)
+        tile_kernel(a, tile, true);
+    else
+        tile_kernel(a, tile, false);
 }
 
 #else

@@ -22,8 +22,8 @@
 AVX512 static inline int splat_rows(cs_tile_state *st, uint16_t done[CS_TILE], const cs_splat *s,
                                     uint32_t position, int i0, int i1, int j0, int j1,
                                     bool want_depth) {
-    const __m512 lane = _mm512_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f, 8.5f,
-                                       9.5f, 10.5f, 11.5f, 12.5f, 13.5f, 14.5f, 15.5f);
+    const __m512 lane = _mm512_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f, 8.5f, 9.5f,
+                                       10.5f, 11.5f, 12.5f, 13.5f, 14.5f, 15.5f);
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
     const __m512 va = _mm512_set1_ps(-0.5f * LOG2E * s->conic[0]);
     const __m512 nb = _mm512_set1_ps(-LOG2E * s->conic[1]);
@@ -35,8 +35,8 @@ AVX512 static inline int splat_rows(cs_tile_state *st, uint16_t done[CS_TILE], c
     const __m512 cr = _mm512_set1_ps(s->rgb[0]), cg = _mm512_set1_ps(s->rgb[1]);
     const __m512 cb = _mm512_set1_ps(s->rgb[2]), cz = _mm512_set1_ps(s->depth);
     const __m512i pos = _mm512_set1_epi32((int)position);
-    const __m512 dx = _mm512_sub_ps(_mm512_set1_ps(s->x),
-                                    _mm512_add_ps(_mm512_set1_ps((float)st->x0), lane));
+    const __m512 dx =
+        _mm512_sub_ps(_mm512_set1_ps(s->x), _mm512_add_ps(_mm512_set1_ps((float)st->x0), lane));
     /* lanes i0..i1: the box clipped to the tile */
     const __mmask16 cols = (__mmask16)((0xffffu >> (15 - i1)) & (0xffffu << i0));
     int newly_done = 0;
@@ -46,14 +46,15 @@ AVX512 static inline int splat_rows(cs_tile_state *st, uint16_t done[CS_TILE], c
         __m512 vb = _mm512_mul_ps(nb, dy);
         __m512 vc = _mm512_mul_ps(_mm512_mul_ps(nc, dy), dy);
         __m512 power = _mm512_fmadd_ps(_mm512_fmadd_ps(va, dx, vb), dx, vc);
-        __mmask16 live = _mm512_mask_cmp_ps_mask(cols & (__mmask16)~done[j], power, vmin,
-                                                 _CMP_GE_OQ);
+        __mmask16 live =
+            _mm512_mask_cmp_ps_mask(cols & (__mmask16)~done[j], power, vmin, _CMP_GE_OQ);
         live = _mm512_mask_cmp_ps_mask(live, power, zero, _CMP_LE_OQ);
         if (!live) continue;
         /* exp of max(power, vmin): unchanged on live lanes, and the others stay normal (2^-1000
          * underflows to zero through a microcode assist of ~150 cycles, which made small splats,
          * most of whose lanes are far, cost several times large ones) */
-        __m512 alpha = _mm512_min_ps(amax, _mm512_mul_ps(vo, cs_exp2_16(_mm512_max_ps(power, vmin))));
+        __m512 alpha =
+            _mm512_min_ps(amax, _mm512_mul_ps(vo, cs_exp2_16(_mm512_max_ps(power, vmin))));
         live = _mm512_mask_cmp_ps_mask(live, alpha, amin, _CMP_GE_OQ);
         int q = j * CS_TILE;
         /* T (1 - alpha) on live lanes, T itself elsewhere (1 - 0): the AVX2 kernel's test_t and
@@ -99,15 +100,16 @@ AVX512 static inline void tile_kernel(const cs_raster_args *a, int64_t tile, boo
         int i0, i1, j0, j1;
         if (!cs__tile_clip(s, &st, &i0, &i1, &j0, &j1)) continue;
         if (!cs__tile_rows_alive(st.full_rows, &j0, &j1)) continue;
-        st.alive -= splat_rows(&st, done, s, (uint32_t)(p - begin + 1), i0, i1, j0, j1,
-                               want_depth);
+        st.alive -= splat_rows(&st, done, s, (uint32_t)(p - begin + 1), i0, i1, j0, j1, want_depth);
     }
     cs__tile_end(a, &st);
 }
 
 AVX512 void cs__raster_tile_avx512(const cs_raster_args *a, int64_t tile) {
-    if (a->depth) tile_kernel(a, tile, true);
-    else tile_kernel(a, tile, false);
+    if (a->depth)
+        tile_kernel(a, tile, true);
+    else
+        tile_kernel(a, tile, false);
 }
 
 bool cs__cpu_has_avx512(void) {

@@ -9,9 +9,10 @@
  * with the AVX2 forward's expressions (cpu/raster_avx2.c, which the AVX-512 forward matches bit
  * for bit): power in base 2, (A dx + B) dx + C with A = -log2(e) a/2, B = -log2(e) b dy,
  * C = -log2(e) c dy^2 / 2 (two FMAs), the same early reject, the same exp2 (cs_exp2_ps in
- * simd_avx2.h), then the clamp at 0.99 and the 1/255 floor. The gradient arithmetic differs from the scalar kernel by rounding only (one
- * division 1 / (1 - alpha) reused, FMA contraction, per-lane partial sums added across lanes at
- * the end of each splat); tests/test_render_bwd.c bounds the difference.
+ * simd_avx2.h), then the clamp at 0.99 and the 1/255 floor. The gradient arithmetic differs from
+ * the scalar kernel by rounding only (one division 1 / (1 - alpha) reused, FMA contraction,
+ * per-lane partial sums added across lanes at the end of each splat); tests/test_render_bwd.c
+ * bounds the difference.
  *
  * Per (tile, splat) pair the result goes to its own d_list record, as in the scalar kernel, so
  * the sums stay in a fixed order and the gradients are identical for any thread count.
@@ -103,8 +104,8 @@ void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile) {
         for (int j = j0; j <= j1; j++) {
             float dyf = s->y - ((float)(geo.y0 + j) + 0.5f);
             __m256 dy = _mm256_set1_ps(dyf);
-            __m256 vb = _mm256_set1_ps(nb * dyf);        /* the forward's nb dy */
-            __m256 vc = _mm256_set1_ps(nc * dyf * dyf);  /* and its (nc dy) dy */
+            __m256 vb = _mm256_set1_ps(nb * dyf);       /* the forward's nb dy */
+            __m256 vc = _mm256_set1_ps(nc * dyf * dyf); /* and its (nc dy) dy */
             for (int g = g0; g <= g1; g++) {
                 int q = j * CS_TILE + 8 * g;
                 /* Lanes this splat was drawn at in the forward: before the pixel's last. */

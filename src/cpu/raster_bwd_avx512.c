@@ -38,8 +38,8 @@ typedef struct bwd_state {
 AVX512 static inline void splat_bwd(bwd_state *b, const cs_tile_state *geo, const cs_splat *s,
                                     uint32_t pos, __mmask16 cols, int j0, int j1,
                                     cs_splat_grad *d) {
-    const __m512 lane = _mm512_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f, 8.5f,
-                                       9.5f, 10.5f, 11.5f, 12.5f, 13.5f, 14.5f, 15.5f);
+    const __m512 lane = _mm512_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f, 8.5f, 9.5f,
+                                       10.5f, 11.5f, 12.5f, 13.5f, 14.5f, 15.5f);
     const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
     const __m512 amax = _mm512_set1_ps(CS_ALPHA_MAX), amin = _mm512_set1_ps(CS_ALPHA_MIN);
     const __m512 va = _mm512_set1_ps(-0.5f * LOG2E * s->conic[0]);
@@ -50,8 +50,8 @@ AVX512 static inline void splat_bwd(bwd_state *b, const cs_tile_state *geo, cons
     const __m512 c0 = _mm512_set1_ps(s->rgb[0]), c1 = _mm512_set1_ps(s->rgb[1]);
     const __m512 c2 = _mm512_set1_ps(s->rgb[2]), half = _mm512_set1_ps(0.5f);
     const __m512i vpos = _mm512_set1_epi32((int32_t)pos);
-    const __m512 x = _mm512_sub_ps(_mm512_set1_ps(s->x),
-                                   _mm512_add_ps(_mm512_set1_ps((float)geo->x0), lane));
+    const __m512 x =
+        _mm512_sub_ps(_mm512_set1_ps(s->x), _mm512_add_ps(_mm512_set1_ps((float)geo->x0), lane));
     __m512 gx = zero, gy = zero, ga = zero, gb = zero, gc = zero, go = zero;
     __m512 gr0 = zero, gr1 = zero, gr2 = zero;
     for (int j = j0; j <= j1; j++) {
