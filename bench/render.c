@@ -23,7 +23,11 @@
  * the renderer must handle, with memory use printed. Each scene also reports the mean number of
  * list entries a pixel walks before it is done (its depth complexity) and the mean alpha.
  *
- * usage: render [--frames N] [--threads T] [--no-scalar]
+ * With --save DIR it also writes each scene it builds as DIR/NAME.ply with the camera it renders
+ * from as DIR/NAME_cameras.json (Inria format), so that the same scene can be opened elsewhere:
+ * `csplat view DIR/garden.ply --cameras DIR/garden_cameras.json` is the viewer on the garden.
+ *
+ * usage: render [--frames N] [--threads T] [--no-scalar] [--save DIR]
  *               [--only garden|garden1x|garden2x|synthetic|fog|big]
  */
 #include "csplat.h"
@@ -347,17 +351,36 @@ static void bench_one(cs_context *ctx, cs_context *ctx1, const char *name, const
            slow.total / fast.total);
 }
 
+/* --save: DIR/name.ply and DIR/name_cameras.json; a failure is reported and the run goes on. */
+static void save_scene(cs_context *ctx, const char *dir, const char *name, const cs_scene *scene,
+                       const cs_camera *cam) {
+    char path[4096];
+    cs_camera_set *set = NULL;
+    snprintf(path, sizeof path, "%s/%s.ply", dir, name);
+    cs_status st = cs_scene_save(ctx, scene, path);
+    if (st == CS_OK) st = cs_camera_set_create(ctx, &set);
+    if (st == CS_OK) st = cs_camera_set_add(set, cam, name, NULL);
+    if (st == CS_OK) {
+        snprintf(path, sizeof path, "%s/%s_cameras.json", dir, name);
+        st = cs_camera_set_save(ctx, set, path);
+    }
+    if (st == CS_OK) printf("%s: saved as %s/%s.ply and %s\n", name, dir, name, path);
+    else printf("%s: not saved: %s\n", name, cs_context_last_error(ctx));
+    cs_camera_set_destroy(set);
+}
+
 int main(int argc, char **argv) {
     int frames = 7, threads = 0, scalar = 1;
-    const char *only = NULL;
+    const char *only = NULL, *save = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--frames") == 0 && i + 1 < argc) frames = atoi(argv[++i]);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--no-scalar") == 0) scalar = 0;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
+        else if (strcmp(argv[i], "--save") == 0 && i + 1 < argc) save = argv[++i];
         else {
             fprintf(stderr, "usage: render [--frames N>=5] [--threads T] [--no-scalar] "
-                            "[--only garden|garden1x|garden2x|synthetic|fog|big]\n");
+                            "[--save DIR] [--only garden|garden1x|garden2x|synthetic|fog|big]\n");
             return 2;
         }
     }
@@ -371,6 +394,7 @@ int main(int argc, char **argv) {
     if (!only || strncmp(only, "garden", 6) == 0) {
         cs_scene *garden = garden_scene(ctx, &cam);
         if (garden) {
+            if (save) save_scene(ctx, save, "garden", garden, &cam);
             if (!only || strcmp(only, "garden2x") != 0)
                 bench_one(ctx, ctx1, "garden", garden, &cam, frames, scalar);
             cam.width *= 2;
@@ -386,12 +410,14 @@ int main(int argc, char **argv) {
     }
     if (!only || strcmp(only, "synthetic") == 0) {
         cs_scene *syn = surface_scene(ctx, 1000000, 1920, 1080, &cam);
+        if (syn && save) save_scene(ctx, save, "synthetic", syn, &cam);
         if (syn) bench_one(ctx, ctx1, "synthetic", syn, &cam, frames, scalar);
         else printf("synthetic: %s\n", cs_context_last_error(ctx));
         cs_scene_destroy(syn);
     }
     if (only && strcmp(only, "fog") == 0) {
         cs_scene *fog = fog_scene(ctx, 1000000, 1920, 1080, &cam);
+        if (fog && save) save_scene(ctx, save, "fog", fog, &cam);
         if (fog) bench_one(ctx, ctx1, "fog", fog, &cam, frames, scalar);
         else printf("fog: %s\n", cs_context_last_error(ctx));
         cs_scene_destroy(fog);
