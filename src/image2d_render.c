@@ -296,6 +296,7 @@ cs_status cs__g2d_prepare(cs_context *ctx, cs__g2d_frame *f, const cs_gimage_par
     f->tiles_x = (width + CS_G2D_TILE - 1) / CS_G2D_TILE;
     f->tiles_y = (height + CS_G2D_TILE - 1) / CS_G2D_TILE;
     f->count = p->count;
+    f->clamp = false;
     f->colour = p->colour;
     f->n_inst = 0;
     st = reserve_tiles(ctx, f, (int64_t)f->tiles_x * f->tiles_y);
@@ -473,7 +474,8 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs_
                     for (int ch = 0; ch < C; ch++) acc[ch] = acc[ch] + w * c[ch];
                 }
                 if (o)
-                    for (int ch = 0; ch < C; ch++) o[ch] = acc[ch];
+                    for (int ch = 0; ch < C; ch++)
+                        o[ch] = f->clamp ? cs__g2d_clamp01(acc[ch]) : acc[ch];
                 continue;
             }
             float kw[CS_G2D_K] = {0};
@@ -500,7 +502,10 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs_
             }
             float inv = 1.0f / (sum + CS_G2D_EPS);
             if (o)
-                for (int ch = 0; ch < C; ch++) o[ch] = acc[ch] * inv;
+                for (int ch = 0; ch < C; ch++) {
+                    float v = acc[ch] * inv;
+                    o[ch] = f->clamp ? cs__g2d_clamp01(v) : v;
+                }
             if (sel) {
                 sel->thr[pix] = thr;
                 sel->inv[pix] = inv;
@@ -566,14 +571,6 @@ void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out, const 
 /* ---------------------------------------------------------------------------------------------
  * Public render
  */
-/* Output clamp to [0, 1]; NaN (from non-finite parameters a caller set) becomes 0. */
-static void clamp_range(void *user, int64_t begin, int64_t end, int worker) {
-    (void)worker;
-    float *v = user;
-    for (int64_t i = begin; i < end; i++)
-        v[i] = !(v[i] >= 0.0f) ? 0.0f : v[i] > 1.0f ? 1.0f : v[i];
-}
-
 cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_render_desc *desc,
                            cs_image *out) {
     memset(out, 0, sizeof *out);
@@ -622,8 +619,8 @@ cs_status cs_gimage_render(cs_context *ctx, const cs_gimage *g, const cs_gimage_
     cs_status st = cs__g2d_prepare(ctx, &f, &g->p, g->rule, sx, sy, true, cx, cy, cw, ch);
     if (st == CS_OK) st = cs__g2d_bin(ctx, &f);
     if (st == CS_OK) {
+        f.clamp = true; /* to [0, 1], NaN (from non-finite parameters a caller set) to 0 */
         cs__g2d_forward(ctx, &f, data, NULL);
-        cs__parallel_for(ctx, (int64_t)(px * (size_t)g->channels), 65536, clamp_range, data);
     }
     cs__g2d_frame_free(&f);
     if (st != CS_OK) {
