@@ -23,9 +23,10 @@
  * The same cut-off (q <= 9, tested on the float q) is used by forward, backward and the float64
  * reference, so tiling never changes a result: a Gaussian is binned to every 16x16 tile its
  * axis-aligned 3-sigma box (half sizes 3 sqrt(Sigma'_xx), 3 sqrt(Sigma'_yy), plus one pixel of
- * margin against rounding) touches, which covers its whole q <= 9 ellipse. Binning is exact per
- * row of tiles: a tile is listed only when the ellipse's x extent over that tile row (through
- * the ellipse's extreme points, or the band's nearer edge) reaches it.
+ * margin against rounding) touches, which covers its whole q <= 9 ellipse. For a box three or
+ * more tiles wide, binning is exact per row of tiles: a tile is listed only when the ellipse's x
+ * extent over that tile row (through the ellipse's extreme points, or the band's nearer edge)
+ * reaches it. (An extra tile in a list only adds weights of 0.)
  *
  * Rules: TOPK keeps each pixel's K = 10 largest weights (ties keep the lower index) and outputs
  * sum(w c) / (sum(w) + eps); SUM outputs sum(w c) over every Gaussian. Per pixel, Gaussians are
