@@ -138,9 +138,8 @@ static float *tuples(cs_gimage *g) {
 }
 
 /* After the quantization-aware fine-tune, saving with the same depths stores exactly the
- * fine-tuned values, and the fine-tune does not wreck the model. (It does not beat plain
- * quantization either: over seeds 1..6 of this test it ends 0.1-1.8 dB below it, and on 256x256
- * crops of kodim05 at medium depths 0.1-0.5 dB below; see image2d_fit.c.) */
+ * fine-tuned values, and the fine-tune recovers part of what quantization cost (seeds 1..4 of
+ * this setting: +0.55 to +1.23 dB; with the former constant rate it lost 0.1-1.8 dB). */
 TEST(image2d_finetune_is_stored_exactly) {
     cs_context *ctx = test_context(2);
     cs_image img = synthetic(ctx, 64, 64);
@@ -168,7 +167,7 @@ TEST(image2d_finetune_is_stored_exactly) {
     CHECK_OK(ctx, cs_gimage_render(ctx, pq, NULL, &r));
     CHECK_OK(ctx, cs_image_quality(ctx, &r, &img, &p_quant, NULL));
     test_note("float %.2f dB, quantized %.2f dB, fine-tuned %.2f dB", p_float, p_quant, p_tuned);
-    CHECK(p_tuned > p_quant - 2.0 && p_tuned > 30.0);
+    CHECK(p_tuned > p_quant + 0.5);
     cs_image_free(&r);
     cs_gimage_buffer_free(data);
     free(ta);
