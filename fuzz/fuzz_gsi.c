@@ -6,7 +6,8 @@
  * and the tile kernel on arbitrary quantized parameters; skipped above 100,000 Gaussians so a
  * zstd bomb of valid Gaussians cannot stall the run) and re-encoded at its own bit depths, which
  * must succeed and decode again to the same count. Seeds: fuzz/seeds/fuzz_gsi (both rules, gray
- * and RGB, zstd and raw, float and 1..16-bit planes, an empty image).
+ * and RGB, zstd and raw, float and 1..16-bit planes, an empty image; version 1 and, named
+ * *_v2.gsi, version 2 with YCoCg colour and per-plane frames).
  */
 #include "image2d.h"
 

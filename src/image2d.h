@@ -23,15 +23,17 @@
  * The same cut-off (q <= 9, tested on the float q) is used by forward, backward and the float64
  * reference, so tiling never changes a result: a Gaussian is binned to every 16x16 tile its
  * axis-aligned 3-sigma box (half sizes 3 sqrt(Sigma'_xx), 3 sqrt(Sigma'_yy), plus one pixel of
- * margin against rounding) touches, which covers its whole q <= 9 ellipse. Binning is exact per
- * row of tiles: a tile is listed only when the ellipse's x extent over that tile row (through
- * the ellipse's extreme points, or the band's nearer edge) reaches it.
+ * margin against rounding) touches, which covers its whole q <= 9 ellipse. For a box three or
+ * more tiles wide, binning is exact per row of tiles: a tile is listed only when the ellipse's x
+ * extent over that tile row (through the ellipse's extreme points, or the band's nearer edge)
+ * reaches it. (An extra tile in a list only adds weights of 0.)
  *
  * Rules: TOPK keeps each pixel's K = 10 largest weights (ties keep the lower index) and outputs
  * sum(w c) / (sum(w) + eps); SUM outputs sum(w c) over every Gaussian. Per pixel, Gaussians are
  * visited in index order in both, whatever the tiling, so crops, thread counts and the SIMD and
  * scalar kernels give bit-identical results: the kernels use the same operation sequence (mul
- * and add, never fused), the same exp polynomial (cs__g2d_expq) and the same two-pass top-K
+ * and add, never fused, except inside the exp, whose FMAs the scalar twin reproduces with fmaf),
+ * the same exp polynomial (cs__g2d_expq = cs_exp2_ps) and the same two-pass top-K
  * selection (below), and both sum the kept weights and colours in index order.
  *
  * Deliberately not here: any opacity (weights are the only blending), depth order, gradients
@@ -137,6 +139,7 @@ typedef struct cs__g2d_frame {
     cs_gimage_rule rule;
     int tiles_x, tiles_y;
     int64_t count;
+    bool clamp; /* kernels store outputs clamped to [0, 1] (cs__g2d_clamp01); prepare clears it */
     /* per Gaussian, prepared in output pixels [N] */
     float *gx, *gy;       /* mean */
     float *ca, *cb, *cc;  /* conic: inverse covariance */
@@ -240,23 +243,25 @@ void cs__g2d_backward(cs_context *ctx, const cs__g2d_frame *f, const cs_gimage_p
  * Shared scalar pieces (the AVX2 kernel mirrors them operation for operation).
  */
 
-/* The unscaled weight exp(-q/2) for q in [0, 9] (a little beyond is fine), computed as 2^t with
- * t = q * (-log2(e)/2): t = n + f, n = floor(t + 1/2), 2^f by the Cephes exp2f polynomial on
- * |f| <= 1/2 (relative error ~2e-7), 2^n through the exponent bits. Unfused mul/add only, the
- * same sequence as the AVX2 kernel. */
+/* The unscaled weight exp(-q/2) for q in [0, 9] (a little beyond is fine): 2^t with
+ * t = q * (-log2(e)/2), evaluated exactly as cs_exp2_ps (cpu/simd_avx2.h) evaluates it in the
+ * AVX2 kernels: t clamped to >= -126, t = n + f with n = round-to-nearest-even(t), |f| <= 1/2,
+ * 2^f = 1 + f P(f) by the Cephes exp2f polynomial in fused multiply-adds (relative error ~2e-7),
+ * 2^n through the exponent bits. fmaf is correctly rounded like the FMA instruction, and rintf
+ * rounds to nearest-even in the default rounding mode, like _MM_FROUND_TO_NEAREST_INT, so the
+ * scalar and AVX2 weights are bit-identical. */
 #define CS_G2D_QSCALE (-0.72134752044448170f) /* -log2(e) / 2 */
 static inline float cs__g2d_expq(float q) {
-    float t = q * CS_G2D_QSCALE;
-    float n = floorf(t + 0.5f);
+    float t = fmaxf(q * CS_G2D_QSCALE, -126.0f);
+    float n = rintf(t);
     float x = t - n;
     float y = 1.535336188319500e-4f;
-    y = y * x + 1.339887440266574e-3f;
-    y = y * x + 9.618437357674640e-3f;
-    y = y * x + 5.550332471162809e-2f;
-    y = y * x + 2.402264791363012e-1f;
-    y = y * x + 6.931472028550421e-1f;
-    y = y * x;
-    y = y + 1.0f;
+    y = fmaf(y, x, 1.339887440266574e-3f);
+    y = fmaf(y, x, 9.618437357674640e-3f);
+    y = fmaf(y, x, 5.550332471162809e-2f);
+    y = fmaf(y, x, 2.402264791363012e-1f);
+    y = fmaf(y, x, 6.931472028550421e-1f);
+    y = fmaf(y, x, 1.0f);
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
@@ -282,16 +287,25 @@ static inline float cs__g2d_hsum8(const float *l) {
     return (a0 + a2) + (a1 + a3);
 }
 
-/* q = ca dx^2 + 2 cb dx dy + cc dy^2 in the kernels' fixed order. */
+/* q = ca dx^2 + 2 cb dx dy + cc dy^2 in the kernels' fixed order, (ca dx + 2 cb dy) dx + cc dy^2:
+ * the terms in dy alone (b2 = 2 cb dy, c = cc dy^2) are per Gaussian and pixel row, so the AVX2
+ * kernels compute them once as scalars and spend four vector operations per 8 pixels. */
 static inline float cs__g2d_q(float ca, float cb, float cc, float dx, float dy) {
-    float t1 = ca * dx;
-    t1 = t1 * dx;
-    float t2 = cc * dy;
-    t2 = t2 * dy;
-    float t3 = cb * dx;
-    t3 = t3 * dy;
-    float q = t1 + t2;
-    return q + (t3 + t3);
+    float b2 = cb * dy;
+    b2 = b2 + b2;
+    float c = cc * dy;
+    c = c * dy;
+    float e = ca * dx;
+    e = e + b2;
+    e = e * dx;
+    return e + c;
+}
+
+/* Output clamp to [0, 1] of the public render, as the AVX2 kernel's min(max(v, 0), 1): NaN and
+ * -0 become +0. */
+static inline float cs__g2d_clamp01(float v) {
+    float x = v > 0.0f ? v : 0.0f;
+    return x < 1.0f ? x : 1.0f;
 }
 
 /* Top-K selection, in two passes over a pixel's Gaussians in index order (both kernels):

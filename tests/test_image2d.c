@@ -260,9 +260,34 @@ static void add_duplicates(cs_context *ctx, scene2d *s) {
     s->n *= 3;
 }
 
+/* Which threshold network the AVX2 top-K kernel runs, counted per 8-pixel group as it decides:
+ * from each lane's number of positive weights (q <= 9) among the tile's list. paths[0]: no lane
+ * over K (no network), [1]: the shallow one (every lane <= K + 4), [2]: the full one. */
+static void count_paths(const cs__g2d_frame *f, int paths[3]) {
+    for (int t = 0; t < f->tiles_x * f->tiles_y; t++) {
+        int x0 = t % f->tiles_x * CS_G2D_TILE, y0 = t / f->tiles_x * CS_G2D_TILE;
+        for (int y = y0; y < y0 + CS_G2D_TILE && y < f->height; y++)
+            for (int xs = x0; xs < x0 + CS_G2D_TILE && xs < f->width; xs += 8) {
+                int most = 0;
+                for (int l = 0; l < 8; l++) {
+                    int cnt = 0;
+                    for (int64_t p = f->tile_off[t]; p < f->tile_off[t + 1]; p++) {
+                        int32_t g = f->tile_gauss[p];
+                        cnt += cs__g2d_q(f->ca[g], f->cb[g], f->cc[g],
+                                         (float)(f->ox + xs + l) + 0.5f - f->gx[g],
+                                         (float)(f->oy + y) + 0.5f - f->gy[g]) <= CS_G2D_CUTOFF;
+                    }
+                    most = cnt > most ? cnt : most;
+                }
+                paths[most <= CS_G2D_K ? 0 : most <= CS_G2D_K + 4 ? 1 : 2]++;
+            }
+    }
+}
+
 TEST(image2d_simd_matches_scalar_bit_exact) {
     if (!cs__cpu_has_avx2()) SKIP("no AVX2 on this CPU");
     cs_context *ctx = test_context(1);
+    int paths[3] = {0, 0, 0};
     for (int variant = 0; variant < 4; variant++) {
         /* rules x (random scene | duplicated Gaussians: ties at the top-K threshold) */
         int rule = variant & 1, W = 61, H = 45, C = 3;
@@ -282,6 +307,7 @@ TEST(image2d_simd_matches_scalar_bit_exact) {
         float *gb = lib_backward(ctx, &s, 1.0f, 1.0f, W, H, proj);
         cs__g2d_force_scalar(-1);
         CHECK_MSG(memcmp(a, b, sizeof(float) * W * H * C) == 0, "variant %d: images", variant);
+        if (rule == 0) count_paths(&f, paths);
         for (int i = 0; rule == 0 && i < W * H; i++)
             if (sa.thr[i] != sb.thr[i] || sa.inv[i] != sb.inv[i] || sa.quota[i] != sb.quota[i]) {
                 test_fail(__FILE__, __LINE__,
@@ -309,6 +335,9 @@ TEST(image2d_simd_matches_scalar_bit_exact) {
         cs__g2d_frame_free(&f);
         free_scene(&s);
     }
+    test_note("top-K groups without a network %d, shallow %d, full %d", paths[0], paths[1],
+              paths[2]);
+    CHECK(paths[0] > 0 && paths[1] > 0 && paths[2] > 0);
     /* SSIM kernels too. */
     int W = 53, H = 21, C = 3;
     float *x = malloc(sizeof(float) * W * H * C), *y = malloc(sizeof(float) * W * H * C);

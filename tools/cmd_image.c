@@ -22,7 +22,8 @@ static const char help[] =
     "       csplat image render IN.gsi -o OUT.png [--scale S | --width W --height H]\n"
     "                          [--crop X,Y,W,H] [--bit-depth 8|16] [--threads N]\n"
     "       csplat image info IN.gsi [--json]\n"
-    "       csplat image eval DIR -n N[,N2,N3] [-o TABLE.csv|.md] [--limit K] [options]\n\n"
+    "       csplat image eval DIR -n N[,N2,N3] [-o TABLE.csv|.md] [--limit K] [--models DIR]\n"
+    "                         [options]\n\n"
     "2D Gaussian images: fit a photo with N anisotropic Gaussians, store them compactly in a\n"
     ".gsi file (docs/gsi.md), render them at any scale.\n\n"
     "fit options (also for eval):\n";

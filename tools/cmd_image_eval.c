@@ -10,6 +10,9 @@
  * The table goes to stdout and, with -o, to a CSV (.csv) or markdown file holding only image
  * names (not DIR), so runs on different machines compare directly; the file is rewritten whole
  * (temporary file + rename) after every row, so an interrupted run keeps what it measured.
+ * With --models DIR every fitted model is kept as DIR/IMAGE.N.gsi and, when such a file is
+ * already there, loaded instead of fitted: a run can be split or resumed, and a change of the
+ * file format rescored without refitting (the model is re-encoded with the current writer).
  *
  * Not here: other codecs (WebP, JPEG 2000), perceptual metrics beyond SSIM.
  */
@@ -28,12 +31,16 @@
 #define MAX_BUDGETS 8
 
 static const char help[] =
-    "usage: csplat image eval DIR -n N[,N2,...] [-o TABLE.csv|TABLE.md] [--limit K] [options]\n\n"
+    "usage: csplat image eval DIR -n N[,N2,...] [-o TABLE.csv|TABLE.md] [--limit K] [--models DIR]\n"
+    "                         [options]\n\n"
     "Fit every PNG/JPEG in DIR (name order) with each Gaussian budget; report PSNR, SSIM, bits\n"
     "per pixel, fit seconds and decode milliseconds of the stored file, and JPEG (libjpeg-turbo)\n"
     "at the closest bits per pixel.\n\n"
     "  -o FILE            also write the table: CSV when FILE ends in .csv, else markdown\n"
-    "  --limit K          only the first K images\n";
+    "  --limit K          only the first K images\n"
+    "  --models DIR       keep each fitted model as DIR/IMAGE.N.gsi, and reuse one already\n"
+    "                     there instead of fitting (it is re-encoded with the current format,\n"
+    "                     so a format change is rescored without refitting; fit s is then 0)\n";
 
 /* ---------------------------------------------------------------------------------------------
  * JPEG through libjpeg-turbo, in memory, with errors returned instead of exit()
@@ -254,22 +261,33 @@ static bool write_table(const char *path, const row *rows, int n, const long lon
     return ok;
 }
 
-/* Evaluate one image at one budget. */
-static bool eval_one(cs_context *ctx, const image_opts *o, const cs_image *target,
-                     const uint8_t *px, row *r) {
+/* Evaluate one image at one budget; with models, reuse or keep DIR/IMAGE.N.gsi. */
+static bool eval_one(cs_context *ctx, const image_opts *o, const char *models,
+                     const cs_image *target, const uint8_t *px, row *r) {
     cs_gimage *g = NULL, *dec = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
     cs_image shown = {0};
-    cli_progress pr;
-    cli_progress_begin(&pr, "fit", "it", o->fit.iters);
-    cs_gimage_fit_desc fd = o->fit;
-    fd.count = r->count;
-    fd.quant = &o->gsi; /* snapped to the depths it is stored with */
-    double t0 = cli_now();
-    bool ok = cs_gimage_fit(ctx, target, &fd, o->quiet ? NULL : image_progress, &pr, &g) == CS_OK;
-    r->fit_s = cli_now() - t0;
-    if (pr.tty && !o->quiet) fputs("\r\033[K", stderr);
+    char kept[4400] = "";
+    if (models) snprintf(kept, sizeof kept, "%s/%s.%lld.gsi", models, r->name, r->count);
+    FILE *probe = kept[0] ? fopen(kept, "rb") : NULL;
+    bool ok;
+    if (probe) { /* an earlier run's model: rescore it */
+        fclose(probe);
+        ok = cs_gimage_load(ctx, kept, &g) == CS_OK;
+        r->fit_s = 0.0;
+    } else {
+        cli_progress pr;
+        cli_progress_begin(&pr, "fit", "it", o->fit.iters);
+        cs_gimage_fit_desc fd = o->fit;
+        fd.count = r->count;
+        fd.quant = &o->gsi; /* snapped to the depths it is stored with */
+        double t0 = cli_now();
+        ok = cs_gimage_fit(ctx, target, &fd, o->quiet ? NULL : image_progress, &pr, &g) == CS_OK;
+        r->fit_s = cli_now() - t0;
+        if (pr.tty && !o->quiet) fputs("\r\033[K", stderr);
+        if (ok && kept[0]) ok = cs_gimage_save(ctx, g, kept, &o->gsi) == CS_OK;
+    }
     ok = ok && cs_gimage_encode(ctx, g, &o->gsi, &bytes, &len) == CS_OK;
     double ms[5];
     for (int k = 0; ok && k < 5; k++) {
@@ -307,7 +325,7 @@ int cmd_image_eval(int argc, char **argv) {
         return CLI_OK;
     }
     image_opts o = {0};
-    const char *dir = NULL, *out = NULL;
+    const char *dir = NULL, *out = NULL, *models = NULL;
     long long budgets[MAX_BUDGETS];
     int nb = 0;
     long limit = 0;
@@ -328,6 +346,10 @@ int cmd_image_eval(int argc, char **argv) {
         }
         if (strcmp(a, "-o") == 0 && i + 1 < argc) {
             out = argv[++i];
+            continue;
+        }
+        if (strcmp(a, "--models") == 0 && i + 1 < argc) {
+            models = argv[++i];
             continue;
         }
         if (strcmp(a, "--limit") == 0 && i + 1 < argc) {
@@ -390,7 +412,7 @@ int cmd_image_eval(int argc, char **argv) {
             row *r = &rows[n_rows];
             snprintf(r->name, sizeof r->name, "%s", names[i]);
             r->count = budgets[b];
-            if (!eval_one(ctx, &o, &target, px, r)) {
+            if (!eval_one(ctx, &o, models, &target, px, r)) {
                 rc = CLI_FAILURE;
                 break;
             }

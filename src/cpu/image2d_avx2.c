@@ -3,20 +3,25 @@
  * vector, one Gaussian at a time.
  *
  * It mirrors cs__g2d_tile_scalar (image2d_render.c) operation for operation so the two produce
- * bit-identical images: the same q (cs__g2d_q order), the same exp (cs__g2d_expq: exp2 with the
- * Cephes polynomial, exponent-bit scaling), unfused multiplies and adds (this file is built with
- * -mfma but uses no FMA intrinsic, and contraction is off: -std=c11 for GCC, the pragma below for
- * clang), and the same two-pass top-K selection (image2d.h): pass 1 computes and keeps the
- * weights and counts the positive ones per lane, runs the value network (integer max/min on ten
- * registers) only when some lane has more than K, pass 2 applies the threshold and tie quota
- * per lane and accumulates in index order. Each row of a tile first packs, without branches,
- * the Gaussians whose ellipse reaches each of its 8-pixel groups; a lane a Gaussian does not
- * reach has q > 9 and weight 0, exactly what the scalar kernel's per-pixel test gives.
+ * bit-identical images: the same q (cs__g2d_q order), the same exp (cs__g2d_expq: exp2 through
+ * the shared cs_exp2_ps of simd_avx2.h, whose fused multiply-adds the scalar twin reproduces with
+ * fmaf), otherwise unfused multiplies and adds (contraction is off: -std=c11 for GCC, the
+ * pragma below for clang), and the same two-pass top-K selection (image2d.h): pass 1 computes
+ * and keeps the weights and counts the positive ones per lane; only when some lane has more
+ * than K it finds each lane's K-th largest weight with a value network (integer max/min):
+ * five registers of the smallest weights when no lane has more than K + 4 (the usual case), else
+ * ten of the largest; pass 2 applies the threshold and tie quota per lane and accumulates in
+ * index order. Each row of a tile first packs, without branches, the Gaussians whose ellipse
+ * reaches each of its 8-pixel groups; a lane a Gaussian does not reach has q > 9 and weight 0,
+ * exactly what the scalar kernel's per-pixel test gives.
  *
  * Measured on a fitted kodim23 (10,000 Gaussians, 768x512), one thread, CPU time: 75.7 ms for
  * the first version (one pass with an index-carrying insertion network held in memory), 35.7 ms
  * with two passes, 21 ms with exact culling and exp2, 15 ms with exact binning and the tile-local
- * arrays below.
+ * arrays below, 11.6 ms for the whole decode (file parse included) with the FMA exp of
+ * simd_avx2.h, q from per-row scalar terms, the clamped RGB interleave in registers (it replaced
+ * a separate clamp pass) and the shallow threshold network (a machine loaded 9-13, so these are
+ * the minimum of 61 runs).
  *
  * Only called after cs__cpu_has_avx2() said yes (see cs__g2d_tile_kernel).
  */
@@ -24,29 +29,18 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "simd_avx2.h"
 #include <pthread.h>
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-/* cs__g2d_expq for 8 lanes. Lanes beyond the cut-off may hold huge q; their bits are garbage
- * but the caller masks them to 0. */
+/* cs__g2d_expq for 8 lanes: exp(-q/2) = 2^(q * QSCALE) by the shared cs_exp2_ps. Lanes beyond
+ * the cut-off may hold huge q; their value is garbage but the caller masks them to 0. */
 static inline __m256 expq8(__m256 q) {
-    __m256 t = _mm256_mul_ps(q, _mm256_set1_ps(CS_G2D_QSCALE));
-    __m256 n = _mm256_floor_ps(_mm256_add_ps(t, _mm256_set1_ps(0.5f)));
-    __m256 x = _mm256_sub_ps(t, n);
-    __m256 y = _mm256_set1_ps(1.535336188319500e-4f);
-    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(1.339887440266574e-3f));
-    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(9.618437357674640e-3f));
-    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(5.550332471162809e-2f));
-    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(2.402264791363012e-1f));
-    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(6.931472028550421e-1f));
-    y = _mm256_mul_ps(y, x);
-    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-    __m256i bits =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+    return cs_exp2_ps(_mm256_mul_ps(q, _mm256_set1_ps(CS_G2D_QSCALE)));
 }
 
 /* A tile's Gaussians are copied once into tile-local arrays (the worker's scratch, sized by the
@@ -128,6 +122,7 @@ typedef struct group {
     const local *L;
     int lanes;
     __m256 px, py;
+    float pys;              /* pixel-centre y of the row */
     float *o;               /* output of lane 0, or NULL */
     const cs__g2d_sel *sel; /* selection output, or NULL */
     size_t pix;             /* window pixel index of lane 0 */
@@ -166,15 +161,19 @@ static inline void row_candidates(const group *G, int ng, int *n) {
     }
 }
 
-/* Weights of local Gaussian k at the group's 8 pixels (0 beyond the cut-off). */
+/* Weights of local Gaussian k at the group's 8 pixels (0 beyond the cut-off). q in the order of
+ * cs__g2d_q: its terms in dy alone as scalars (the same float operations), then 4 in 8 lanes. */
 static inline __m256 weight8(const group *G, int k) {
     const local *L = G->L;
+    float dy = G->pys - L->gy[k];
+    float b2 = L->cb[k] * dy;
+    b2 = b2 + b2;
+    float c = L->cc[k] * dy;
+    c = c * dy;
     __m256 dx = _mm256_sub_ps(G->px, _mm256_set1_ps(L->gx[k]));
-    __m256 dy = _mm256_sub_ps(G->py, _mm256_set1_ps(L->gy[k]));
-    __m256 t1 = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(L->ca[k]), dx), dx);
-    __m256 t2 = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(L->cc[k]), dy), dy);
-    __m256 t3 = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(L->cb[k]), dx), dy);
-    __m256 q = _mm256_add_ps(_mm256_add_ps(t1, t2), _mm256_add_ps(t3, t3));
+    __m256 e = _mm256_mul_ps(_mm256_set1_ps(L->ca[k]), dx);
+    e = _mm256_mul_ps(_mm256_add_ps(e, _mm256_set1_ps(b2)), dx);
+    __m256 q = _mm256_add_ps(e, _mm256_set1_ps(c));
     __m256 in = _mm256_cmp_ps(q, _mm256_set1_ps(CS_G2D_CUTOFF), _CMP_LE_OQ);
     __m256 w = _mm256_mul_ps(_mm256_set1_ps(L->amp[k]), expq8(q));
     return _mm256_and_ps(w, in);
@@ -203,6 +202,15 @@ static inline __m256 weight8(const group *G, int k) {
         NET_STEP(8);                                                                               \
         NET_STEP(9);                                                                               \
     } while (0)
+/* One step of the network of the BOT smallest values (ascending b0 <= b1 <= ..), for lanes with
+ * at most K + BOT positive weights (topk_group). */
+#define BOT 5
+#define BOT_STEP(b)                                                                                \
+    do {                                                                                           \
+        __m256i lo_ = _mm256_min_epi32(b, v);                                                      \
+        v = _mm256_max_epi32(b, v);                                                                \
+        b = lo_;                                                                                   \
+    } while (0)
 /* quota = K - #{kw[k] > kw9}: compare masks are -1, so adding them subtracts. */
 #define KW_QUOTA(q)                                                                                \
     do {                                                                                           \
@@ -218,28 +226,70 @@ static inline __m256 weight8(const group *G, int k) {
         q = _mm256_add_epi32(q, _mm256_cmpgt_epi32(kw8, kw9));                                     \
     } while (0)
 
+/* Interleaved store of a group's C channels (v[ch], lane l = pixel l), clamped to [0, 1] as
+ * cs__g2d_clamp01 when the frame asks (max(v, 0) returns its second operand, +0, for NaN and
+ * -0). A full RGB group is shuffled in registers: output float j of vector k is channel
+ * (8k + j) % 3 of pixel (8k + j) / 3. */
+static inline __attribute__((always_inline)) void store_group(const group *G, __m256 *v,
+                                                              const int C) {
+    if (G->f->clamp)
+        for (int ch = 0; ch < C; ch++)
+            v[ch] = _mm256_min_ps(_mm256_max_ps(v[ch], _mm256_setzero_ps()), _mm256_set1_ps(1.0f));
+    if (C == 3 && G->lanes == 8) {
+        const __m256i i0 = _mm256_setr_epi32(0, 0, 0, 1, 1, 1, 2, 2);
+        const __m256i i1 = _mm256_setr_epi32(2, 3, 3, 3, 4, 4, 4, 5);
+        const __m256i i2 = _mm256_setr_epi32(5, 5, 6, 6, 6, 7, 7, 7);
+        __m256 r, g, b;
+        r = _mm256_permutevar8x32_ps(v[0], i0);
+        g = _mm256_permutevar8x32_ps(v[1], i0);
+        b = _mm256_permutevar8x32_ps(v[2], i0);
+        _mm256_storeu_ps(G->o, _mm256_blend_ps(_mm256_blend_ps(r, g, 0x92), b, 0x24));
+        r = _mm256_permutevar8x32_ps(v[0], i1);
+        g = _mm256_permutevar8x32_ps(v[1], i1);
+        b = _mm256_permutevar8x32_ps(v[2], i1);
+        _mm256_storeu_ps(G->o + 8, _mm256_blend_ps(_mm256_blend_ps(r, g, 0x24), b, 0x49));
+        r = _mm256_permutevar8x32_ps(v[0], i2);
+        g = _mm256_permutevar8x32_ps(v[1], i2);
+        b = _mm256_permutevar8x32_ps(v[2], i2);
+        _mm256_storeu_ps(G->o + 16, _mm256_blend_ps(_mm256_blend_ps(r, g, 0x49), b, 0x92));
+        return;
+    }
+    if (C == 1 && G->lanes == 8) {
+        _mm256_storeu_ps(G->o, v[0]);
+        return;
+    }
+    float la[3][8];
+    for (int ch = 0; ch < C; ch++) _mm256_storeu_ps(la[ch], v[ch]);
+    for (int l = 0; l < G->lanes; l++)
+        for (int ch = 0; ch < C; ch++) G->o[l * C + ch] = la[ch][l];
+}
+
 /* Output and selection of a top-K group. */
 static inline __attribute__((always_inline)) void
 topk_store(const group *G, __m256 sum, const __m256 *acc, __m256i thr, __m256i quota, const int C) {
     __m256 inv =
         _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(sum, _mm256_set1_ps(CS_G2D_EPS)));
     if (G->o) {
-        float la[3][8];
-        for (int ch = 0; ch < C; ch++) _mm256_storeu_ps(la[ch], _mm256_mul_ps(acc[ch], inv));
-        for (int l = 0; l < G->lanes; l++)
-            for (int ch = 0; ch < C; ch++) G->o[l * C + ch] = la[ch][l];
+        __m256 v[3];
+        for (int ch = 0; ch < C; ch++) v[ch] = _mm256_mul_ps(acc[ch], inv);
+        store_group(G, v, C);
     }
     if (G->sel) {
-        float lt[8], li[8];
         int32_t lq[8];
-        _mm256_storeu_ps(lt, _mm256_castsi256_ps(thr));
-        _mm256_storeu_ps(li, inv);
         _mm256_storeu_si256((__m256i *)lq, quota);
-        for (int l = 0; l < G->lanes; l++) {
-            G->sel->thr[G->pix + l] = lt[l];
-            G->sel->inv[G->pix + l] = li[l];
-            G->sel->quota[G->pix + l] = (int8_t)lq[l];
+        if (G->lanes == 8) {
+            _mm256_storeu_ps(G->sel->thr + G->pix, _mm256_castsi256_ps(thr));
+            _mm256_storeu_ps(G->sel->inv + G->pix, inv);
+        } else {
+            float lt[8], li[8];
+            _mm256_storeu_ps(lt, _mm256_castsi256_ps(thr));
+            _mm256_storeu_ps(li, inv);
+            for (int l = 0; l < G->lanes; l++) {
+                G->sel->thr[G->pix + l] = lt[l];
+                G->sel->inv[G->pix + l] = li[l];
+            }
         }
+        for (int l = 0; l < G->lanes; l++) G->sel->quota[G->pix + l] = (int8_t)lq[l];
     }
 }
 
@@ -258,7 +308,41 @@ static inline __attribute__((always_inline)) void topk_group(const group *G, con
     __m256i thr = zero, quota = _mm256_sub_epi32(_mm256_set1_epi32(CS_G2D_K), cnt);
     bool exact = false;
     __m256i over = _mm256_cmpgt_epi32(cnt, _mm256_set1_epi32(CS_G2D_K));
-    if (_mm256_movemask_epi8(over)) {
+    int any_over = _mm256_movemask_epi8(over);
+    if (any_over &&
+        !_mm256_movemask_epi8(_mm256_cmpgt_epi32(cnt, _mm256_set1_epi32(CS_G2D_K + BOT - 1)))) {
+        /* Every lane has at most K + BOT - 1 positive weights: its K-th largest is its
+         * (count - K + 1)-th smallest positive one, which a BOT-deep network of the smallest
+         * values finds (zeros enter as the largest integer, so they sort last). Same value as
+         * the full network's kw9; the quota follows from #{w > thr} = K - quota. */
+        const __m256i big = _mm256_set1_epi32(INT32_MAX);
+        __m256i b0 = big, b1 = big, b2 = big, b3 = big, b4 = big;
+        for (int c = 0; c < nc; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(wbuf + 8 * c));
+            v = _mm256_blendv_epi8(v, big, _mm256_cmpeq_epi32(v, zero));
+            BOT_STEP(b0);
+            BOT_STEP(b1);
+            BOT_STEP(b2);
+            BOT_STEP(b3);
+            BOT_STEP(b4);
+        }
+        /* 0-based rank r = count - K among the smallest: 1 .. BOT - 1 for lanes over K */
+        __m256i r = _mm256_sub_epi32(cnt, _mm256_set1_epi32(CS_G2D_K));
+        __m256i t = _mm256_and_si256(_mm256_cmpeq_epi32(r, _mm256_set1_epi32(1)), b1);
+        t = _mm256_or_si256(t, _mm256_and_si256(_mm256_cmpeq_epi32(r, _mm256_set1_epi32(2)), b2));
+        t = _mm256_or_si256(t, _mm256_and_si256(_mm256_cmpeq_epi32(r, _mm256_set1_epi32(3)), b3));
+        t = _mm256_or_si256(t, _mm256_and_si256(_mm256_cmpeq_epi32(r, _mm256_set1_epi32(4)), b4));
+        thr = _mm256_and_si256(t, over);
+        __m256i gt = zero, below = zero, thr1 = _mm256_max_epi32(thr, _mm256_set1_epi32(1));
+        for (int c = 0; c < nc; c++) {
+            __m256i w = _mm256_loadu_si256((const __m256i *)(wbuf + 8 * c));
+            gt = _mm256_sub_epi32(gt, _mm256_cmpgt_epi32(w, thr));
+            below = _mm256_sub_epi32(below, _mm256_cmpgt_epi32(thr1, w));
+        }
+        quota = _mm256_blendv_epi8(quota, _mm256_sub_epi32(_mm256_set1_epi32(CS_G2D_K), gt), over);
+        __m256i ge = _mm256_sub_epi32(_mm256_set1_epi32(nc), below); /* #{w >= thr, w > 0} */
+        exact = _mm256_movemask_epi8(_mm256_cmpgt_epi32(ge, _mm256_set1_epi32(CS_G2D_K))) != 0;
+    } else if (any_over) {
         __m256i kw0 = zero, kw1 = zero, kw2 = zero, kw3 = zero, kw4 = zero, kw5 = zero, kw6 = zero,
                 kw7 = zero, kw8 = zero, kw9 = zero, qk;
         for (int c = 0; c < nc; c++) NET(_mm256_loadu_si256((const __m256i *)(wbuf + 8 * c)));
@@ -323,12 +407,8 @@ static inline __attribute__((always_inline)) void sum_group(const group *G, cons
             acc2 = _mm256_add_ps(acc2, _mm256_mul_ps(w, _mm256_set1_ps(c2[k])));
         }
     }
-    float la[3][8];
-    _mm256_storeu_ps(la[0], acc0);
-    _mm256_storeu_ps(la[1], acc1);
-    _mm256_storeu_ps(la[2], acc2);
-    for (int l = 0; l < G->lanes; l++)
-        for (int ch = 0; ch < C; ch++) G->o[l * C + ch] = la[ch][l];
+    __m256 v[3] = {acc0, acc1, acc2};
+    store_group(G, v, C);
 }
 
 static inline __attribute__((always_inline)) void tile_body(const cs__g2d_frame *f, int tile,
@@ -351,7 +431,8 @@ static inline __attribute__((always_inline)) void tile_body(const cs__g2d_frame 
             G[k].f = f;
             G[k].L = &L;
             G[k].lanes = x1 - xs < 8 ? x1 - xs : 8;
-            G[k].py = _mm256_set1_ps((float)(f->oy + y) + 0.5f);
+            G[k].pys = (float)(f->oy + y) + 0.5f;
+            G[k].py = _mm256_set1_ps(G[k].pys);
             G[k].px =
                 _mm256_add_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(axs), lane)),
                               _mm256_set1_ps(0.5f));

@@ -7,8 +7,9 @@
  * operations (q, cs__g2d_expq), decides inclusion from the forward's per-pixel selection and the
  * tile's per-pixel count of admitted ties, and accumulates its partial gradients in 8 lanes,
  * reduced in the cs__g2d_hsum8 order. The per-lane operations follow the contract at the top of
- * image2d_backward.c, unfused (contraction is off), so records equal the scalar twin's bit for
- * bit. The tile's gradients, outputs and selection are first copied into planar, zero-padded
+ * image2d_backward.c, unfused (contraction is off) but for the exp (cs_exp2_ps of simd_avx2.h,
+ * whose FMAs the scalar cs__g2d_expq reproduces with fmaf), so records equal the scalar twin's bit
+ * for bit. The tile's gradients, outputs and selection are first copied into planar, zero-padded
  * tile buffers so a group is one aligned load per quantity (lanes beyond the window have G = 0
  * and contribute zeros, as in the scalar twin).
  *
@@ -19,25 +20,16 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "simd_avx2.h"
+
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+/* cs__g2d_expq for 8 lanes: exp(-q/2) = 2^(q * QSCALE) by the shared cs_exp2_ps. Lanes beyond
+ * the cut-off may hold huge q; their value is garbage but the caller masks them to 0. */
 static inline __m256 expq8(__m256 q) {
-    __m256 t = _mm256_mul_ps(q, _mm256_set1_ps(CS_G2D_QSCALE));
-    __m256 n = _mm256_floor_ps(_mm256_add_ps(t, _mm256_set1_ps(0.5f)));
-    __m256 x = _mm256_sub_ps(t, n);
-    __m256 y = _mm256_set1_ps(1.535336188319500e-4f);
-    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(1.339887440266574e-3f));
-    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(9.618437357674640e-3f));
-    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(5.550332471162809e-2f));
-    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(2.402264791363012e-1f));
-    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(6.931472028550421e-1f));
-    y = _mm256_mul_ps(y, x);
-    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-    __m256i bits =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+    return cs_exp2_ps(_mm256_mul_ps(q, _mm256_set1_ps(CS_G2D_QSCALE)));
 }
 
 /* ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), as cs__g2d_hsum8. */
@@ -98,6 +90,10 @@ static inline __attribute__((always_inline)) void bwd_tile(const cs__g2d_bwd *bw
         for (int y = ya; y < yb; y++) {
             float pyf = (float)(f->oy + y) + 0.5f;
             __m256 dy = _mm256_sub_ps(_mm256_set1_ps(pyf), gy);
+            /* the row's terms of q (cs__g2d_q): 2 cb dy and cc dy^2 */
+            __m256 b2 = _mm256_mul_ps(cb, dy);
+            b2 = _mm256_add_ps(b2, b2);
+            __m256 cq = _mm256_mul_ps(_mm256_mul_ps(cc, dy), dy);
             for (int k = 0; k < ng; k++) {
                 int axs = f->ox + x0 + 8 * k;
                 if (!cs__g2d_reaches(f->cull + g, pyf, (float)axs + 0.5f, (float)axs + 7.5f))
@@ -107,10 +103,7 @@ static inline __attribute__((always_inline)) void bwd_tile(const cs__g2d_bwd *bw
                     _mm256_set1_ps(0.5f));
                 __m256 dx = _mm256_sub_ps(px, gx);
                 __m256 cadx = _mm256_mul_ps(ca, dx), cbdx = _mm256_mul_ps(cb, dx);
-                __m256 q =
-                    _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(cadx, dx),
-                                                _mm256_mul_ps(_mm256_mul_ps(cc, dy), dy)),
-                                  _mm256_add_ps(_mm256_mul_ps(cbdx, dy), _mm256_mul_ps(cbdx, dy)));
+                __m256 q = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(cadx, b2), dx), cq);
                 __m256 w =
                     _mm256_and_ps(_mm256_mul_ps(amp, expq8(q)),
                                   _mm256_cmp_ps(q, _mm256_set1_ps(CS_G2D_CUTOFF), _CMP_LE_OQ));
