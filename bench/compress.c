@@ -9,7 +9,7 @@
  *            --level L for another). The decoded SOG is the original (a real trained scene,
  *            already quantised once); views orbit its centre at 512 x 512.
  *   garden   the 138,766 SfM points of ../shared/data/gsplat_test_garden as Gaussians (SH degree
- *            3, random attributes, as bench/render.c builds them); views are its 3 cameras and
+ *            3, random attributes, built by bench/garden.h); views are its 3 cameras and
  *            each turned by +-8 degrees (and 2 more at +-16 on camera 0), 648 x 420. Not a
  *            trained scene: attributes are noise, so sizes there are a worst case.
  * Formats: ply, splat, spz v3 (gzip) and v4 (zstd), compressed.ply, sog (csplat's writer,
@@ -23,7 +23,7 @@
  *                 [--threads T] [--tmp DIR]
  */
 #include "csplat.h"
-#include "npz.h"
+#include "garden.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -104,66 +104,14 @@ static cs_camera turned(const cs_camera *in, double deg) {
     return c;
 }
 
+/* Garden views: its 3 cameras, and each turned by +-8 degrees (2 more at +-16 on camera 0). */
 static cs_scene *garden_scene(cs_context *ctx, cs_camera cams[VIEWS]) {
-    const char *root = getenv("CSPLAT_DATA");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/gsplat_test_garden/test_garden.npz",
-             root && *root ? root : "../shared/data");
-    cs_npz *npz;
-    if (cs__npz_load(ctx, path, &npz) != CS_OK) {
-        printf("garden: skipped (%s)\n", cs_context_last_error(ctx));
-        return NULL;
-    }
-    const cs_npz_array *means = cs__npz_find(npz, "means3d"), *colors = cs__npz_find(npz, "colors");
-    const cs_npz_array *views = cs__npz_find(npz, "viewmats"), *ks = cs__npz_find(npz, "Ks");
-    cs_scene *scene = NULL;
-    float *xyz = NULL, vm[48], k[27];
-    if (!means || !colors || !views || !ks || means->count % 3 || colors->count != means->count ||
-        views->count != 48 || ks->count != 27) {
-        printf("garden: skipped (%s: unexpected arrays)\n", path);
-        goto done;
-    }
-    int64_t n = means->count / 3;
-    xyz = malloc((size_t)means->count * sizeof *xyz);
-    if (!xyz || cs__npz_to_float(ctx, means, xyz) || cs__npz_to_float(ctx, views, vm) ||
-        cs__npz_to_float(ctx, ks, k) || cs_scene_create(ctx, n, 3, &scene)) {
-        printf("garden: skipped (%s)\n", cs_context_last_error(ctx));
-        goto done;
-    }
-    cs_scene_params p = cs_scene_get_params(scene);
-    for (int64_t i = 0; i < n; i++) {
-        for (int c = 0; c < 3; c++) {
-            p.means[3 * i + c] = xyz[3 * i + c];
-            p.log_scales[3 * i + c] = (float)(log(0.003) + log(20.0 / 3.0) * uniform());
-        }
-        for (int c = 0; c < 4; c++) p.quats[4 * i + c] = (float)normal();
-        double o = 0.05 + 0.9 * uniform();
-        p.opacities[i] = (float)log(o / (1 - o));
-        float *sh = p.sh + 48 * i;
-        for (int c = 0; c < 3; c++)
-            sh[c] = (float)((colors->data[3 * i + c] / 255.0 - 0.5) / 0.28209479177387814);
-        for (int c = 3; c < 48; c++) sh[c] = (float)(0.1 * normal());
-    }
-    cs_camera base[3];
-    for (int v = 0; v < 3; v++) {
-        memset(&base[v], 0, sizeof base[v]);
-        for (int r = 0; r < 3; r++) {
-            for (int c = 0; c < 3; c++) base[v].R[3 * r + c] = vm[16 * v + 4 * r + c];
-            base[v].t[r] = vm[16 * v + 4 * r + 3];
-        }
-        base[v].fx = k[9 * v];
-        base[v].fy = k[9 * v + 4];
-        base[v].cx = k[9 * v + 2];
-        base[v].cy = k[9 * v + 5];
-        base[v].width = 648;
-        base[v].height = 420;
-    }
+    cs_camera base[GARDEN_CAMERAS];
+    cs_scene *scene = garden_load(ctx, uniform, normal, base);
+    if (!scene) return NULL;
     const int from[VIEWS] = {0, 1, 2, 0, 0, 1, 2, 0};
     const double deg[VIEWS] = {0, 0, 0, 8, -8, 8, -8, 16};
     for (int v = 0; v < VIEWS; v++) cams[v] = turned(&base[from[v]], deg[v]);
-done:
-    free(xyz);
-    cs__npz_destroy(npz);
     return scene;
 }
 

@@ -9,8 +9,8 @@
  *              outside it) at depths log-uniform in [2, 40], screen standard deviations
  *              log-uniform in 0.3..4 px with a log-normal spread per axis, half the Gaussians
  *              nearly opaque (U(0.6, 1)) and half faint (U(0.02, 0.6)), random rotations.
- *   garden     the 138,766 SfM points of ../shared/data/gsplat_test_garden (as bench/render.c
- *              builds them) at 648x420; skipped with a message when the data is absent.
+ *   garden     the 138,766 SfM points of ../shared/data/gsplat_test_garden (built by
+ *              bench/garden.h) at 648x420; skipped with a message when the data is absent.
  *
  * For each: one warm-up iteration, then --iters timed ones; prints the medians of the forward,
  * the backward and its stages (raster backward, per-splat reduction, per-Gaussian SH +
@@ -20,7 +20,7 @@
  * usage: render_bwd [--iters N] [--threads T] [--count N] [--only synthetic|garden]
  */
 #include "csplat.h"
-#include "npz.h"
+#include "garden.h"
 #include "train_render.h"
 
 #include <math.h>
@@ -77,58 +77,9 @@ static cs_scene *synthetic_scene(cs_context *ctx, int64_t n, cs_camera *cam) {
 }
 
 static cs_scene *garden_scene(cs_context *ctx, cs_camera *cam) {
-    const char *root = getenv("CSPLAT_DATA");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/gsplat_test_garden/test_garden.npz",
-             root && *root ? root : "../shared/data");
-    cs_npz *npz;
-    if (cs__npz_load(ctx, path, &npz) != CS_OK) {
-        printf("garden: skipped (%s)\n", cs_context_last_error(ctx));
-        return NULL;
-    }
-    const cs_npz_array *means = cs__npz_find(npz, "means3d"), *colors = cs__npz_find(npz, "colors");
-    const cs_npz_array *views = cs__npz_find(npz, "viewmats"), *ks = cs__npz_find(npz, "Ks");
-    cs_scene *scene = NULL;
-    float *xyz = NULL, vm[48], k[27];
-    if (!means || !colors || !views || !ks || means->count % 3 || colors->count != means->count ||
-        views->count != 48 || ks->count != 27) {
-        printf("garden: skipped (%s: unexpected arrays)\n", path);
-        goto done;
-    }
-    int64_t n = means->count / 3;
-    xyz = malloc((size_t)means->count * sizeof *xyz);
-    if (!xyz || cs__npz_to_float(ctx, means, xyz) || cs__npz_to_float(ctx, views, vm) ||
-        cs__npz_to_float(ctx, ks, k) || cs_scene_create(ctx, n, 3, &scene)) {
-        printf("garden: skipped (%s)\n", cs_context_last_error(ctx));
-        goto done;
-    }
-    cs_scene_params p = cs_scene_get_params(scene);
-    for (int64_t i = 0; i < n; i++) {
-        for (int c = 0; c < 3; c++) {
-            p.means[3 * i + c] = xyz[3 * i + c];
-            p.log_scales[3 * i + c] = (float)(log(0.003) + log(20.0 / 3.0) * uniform());
-        }
-        for (int c = 0; c < 4; c++) p.quats[4 * i + c] = (float)normal();
-        p.opacities[i] = logit(0.05 + 0.9 * uniform());
-        float *sh = p.sh + 48 * i;
-        for (int c = 0; c < 3; c++)
-            sh[c] = (float)((colors->data[3 * i + c] / 255.0 - 0.5) / 0.28209479177387814);
-        for (int c = 3; c < 48; c++) sh[c] = (float)(0.1 * normal());
-    }
-    memset(cam, 0, sizeof *cam);
-    for (int r = 0; r < 3; r++) {
-        for (int c = 0; c < 3; c++) cam->R[3 * r + c] = vm[4 * r + c];
-        cam->t[r] = vm[4 * r + 3];
-    }
-    cam->fx = k[0];
-    cam->fy = k[4];
-    cam->cx = k[2];
-    cam->cy = k[5];
-    cam->width = 648;
-    cam->height = 420;
-done:
-    free(xyz);
-    cs__npz_destroy(npz);
+    cs_camera cams[GARDEN_CAMERAS];
+    cs_scene *scene = garden_load(ctx, uniform, normal, cams);
+    if (scene) *cam = cams[0];
     return scene;
 }
 

@@ -338,7 +338,8 @@ typedef struct cs_sog_options {
     int self_organize; /* 1: lay Gaussians out by Parallel Linear Assignment Sorting so image
                           neighbours are similar in every attribute (smaller files) */
     float quality;     /* self_organize only: 0 = default 0.5; 0..1 trades size for fidelity
-                          (SH value precision 5..8 bits, sorting effort, positions 15/16 bits) */
+                          (SH value precision up to 5..8 bits, less where the SH palette is
+                          coarse anyway; sorting effort; positions 15/16 bits) */
 } cs_sog_options;
 
 /* Write a SOG: a bundled zip when path ends in ".sog", else meta.json plus .webp files in

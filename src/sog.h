@@ -138,6 +138,10 @@ typedef struct cs_sog_plan {
     int webp_effort;       /* 0..9; 0 = 4 */
     int position_bits;     /* 16 (0 = 16); fewer zero the low bits of means_l */
     int sh_codebook;       /* distinct SH palette values, 2..256 (0 = 256) */
+    /* > 0: use the smallest value codebook (16 .. sh_codebook entries) whose squared error,
+     * summed over the Gaussians, is at most this fraction of the palette's own k-means error
+     * (no fewer entries when the palette is exact). */
+    float sh_codebook_ratio;
 } cs_sog_plan;
 
 cs_status cs__sog_save_plan(cs_context *ctx, const cs_scene *scene, const char *path,

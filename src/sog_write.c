@@ -15,7 +15,8 @@
  *           neighbours are similar; palette size min(64, 2^floor(log2(N / 1024))) * 1024 unless
  *           the plan says otherwise; exactly the scene's vectors when it has no more distinct
  *           ones than that (a SOG re-encodes without SH loss). Palette values share a 1D
- *           codebook of 256 entries, or fewer when the plan asks (csplat compress)
+ *           codebook of 256 entries, or fewer when the plan asks (csplat compress: a
+ *           fixed number, or the fewest whose error stays a set fraction of the palette's)
  * Padding pixels (past the count, and palette rows past the last entry) repeat the last real
  * pixel, which costs WebP almost nothing.
  *
@@ -142,6 +143,63 @@ static cs_status build_codebook3(cs_context *ctx, const float *src, size_t strid
     return st;
 }
 
+/* Squared error, summed over the Gaussians, of the palette values quantised to a k-entry 1D
+ * codebook (codebook and codes filled). uses[e]: Gaussians labelled with entry e. */
+static cs_status codebook_error(cs_context *ctx, const float *cents, int pk, int dim,
+                                const uint32_t *uses, int k, float *codebook, uint8_t *codes,
+                                double *err) {
+    cs_status st = cs__codebook_1d(ctx, cents, (size_t)pk * dim, k, codebook, codes);
+    double sum = 0;
+    for (int e = 0; e < pk && st == CS_OK; e++) {
+        double s = 0;
+        for (int d = 0; d < dim; d++) {
+            size_t v = (size_t)e * dim + (size_t)d;
+            double t = (double)codebook[codes[v]] - (double)cents[v];
+            s += t * t;
+        }
+        sum += s * uses[e];
+    }
+    *err = sum;
+    return st;
+}
+
+/* The value codebook's size for plan->sh_codebook_ratio: the smallest k in [16, max_entries]
+ * whose quantisation error (codebook_error) is at most ratio times the k-means error of the
+ * palette itself, found by bisection (the error falls as k grows). Where the palette is
+ * already coarse (SH that are noise, or a palette much smaller than the scene's variety),
+ * coarse values add little to the render error and save a third of the palette image or
+ * more; where it is exact (a re-encoded SOG), max_entries stay. */
+static cs_status fit_codebook(cs_context *ctx, const float *pts, size_t n, int dim,
+                              const float *cents, int pk, const uint32_t *labels, float ratio,
+                              int max_entries, float *codebook, uint8_t *codes, int *entries) {
+    *entries = max_entries;
+    uint32_t *uses = cs__calloc((size_t)pk, sizeof *uses);
+    if (!uses) return cs__alloc_error(ctx, "SOG palette", (size_t)pk * sizeof *uses);
+    double residual = 0;
+    for (size_t i = 0; i < n; i++) {
+        uses[labels[i]]++;
+        for (int d = 0; d < dim; d++) {
+            size_t pi = i * (size_t)dim + (size_t)d, ci = (size_t)labels[i] * dim + (size_t)d;
+            double t = (double)pts[pi] - (double)cents[ci];
+            residual += t * t;
+        }
+    }
+    cs_status st = CS_OK;
+    int lo = 16, hi = max_entries; /* hi always meets the budget (or is the cap) */
+    while (residual > 0 && lo < hi && st == CS_OK) {
+        int mid = (lo + hi) / 2;
+        double err;
+        st = codebook_error(ctx, cents, pk, dim, uses, mid, codebook, codes, &err);
+        if (err <= (double)ratio * residual)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (residual > 0) *entries = hi;
+    cs__free(uses);
+    return st;
+}
+
 /* The SH palette: k-means of the rest coefficients, its 256-entry codebook, the centroid and
  * label images. */
 static cs_status build_palette(cs_context *ctx, const cs_scene_params *p, const uint32_t *order,
@@ -177,6 +235,9 @@ static cs_status build_palette(cs_context *ctx, const cs_scene_params *p, const 
     /* A smaller value codebook (csplat compress) leaves the palette image fewer symbols; the
      * meta.json codebook keeps 256 entries, the unused tail repeating the last value. */
     int entries = plan->sh_codebook > 0 && plan->sh_codebook < 256 ? plan->sh_codebook : 256;
+    if (st == CS_OK && plan->sh_codebook_ratio > 0 && entries > 16)
+        st = fit_codebook(ctx, pts, n, dim, cents, pk, labels, plan->sh_codebook_ratio, entries,
+                          codebook, codes, &entries);
     if (st == CS_OK) st = cs__codebook_1d(ctx, cents, (size_t)pk * dim, entries, codebook, codes);
     for (int i = entries; i < 256; i++) codebook[i] = codebook[entries - 1];
     if (st == CS_OK) {

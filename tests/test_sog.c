@@ -614,13 +614,14 @@ TEST(interop_splat_transform_files) {
         cs_context_destroy(ctx);
         return;
     }
-    const char *fmts[4] = {"spz", "sog", "compressed.ply", "meta.json"};
+    /* compress.sog: `csplat compress` output (csplat only). */
+    const char *fmts[5] = {"spz", "sog", "compressed.ply", "meta.json", "compress.sog"};
     const ix_errors strict = {
         .pos = 1e-5, .log_scale = 1e-5, .quat = 1e-6, .opacity = 1e-5, .dc = 1e-5, .sh = 1e-5};
     /* Against the source: the coarsest step of each format (SOG codebooks and palettes are
      * checked loosely: their error depends on the encoder's clustering). splat-transform's SOG
      * writer truncates where csplat rounds: up to a whole step in opacity and rotations. */
-    const ix_errors quant[4] = {{.pos = 1.0 / 8192 + 1e-6,
+    const ix_errors quant[5] = {{.pos = 1.0 / 8192 + 1e-6,
                                  .log_scale = 1.0 / 32 + 1e-6,
                                  .quat = 2e-5,
                                  .opacity = 0.5 / 255 + 1e-6,
@@ -638,6 +639,12 @@ TEST(interop_splat_transform_files) {
                                  .opacity = 0.5 / 255 + 1e-6,
                                  .dc = 0.05,
                                  .sh = 4.0 / 256 + 1e-5},
+                                {.pos = 2e-4,
+                                 .log_scale = 0.3,
+                                 .quat = 4e-4,
+                                 .opacity = 1.0 / 255 + 1e-5,
+                                 .dc = 0.3,
+                                 .sh = -1},
                                 {.pos = 2e-4,
                                  .log_scale = 0.3,
                                  .quat = 4e-4,
@@ -661,7 +668,7 @@ TEST(interop_splat_transform_files) {
             }
     }
     int checked = 0;
-    for (int f = 0; f < 4; f++)
+    for (int f = 0; f < 5; f++)
         for (int who = 0; who < 2; who++) {
             char file[4096], theirs[4200], what[64];
             if (f == 3) /* unbundled: a folder per writer */

@@ -1,15 +1,18 @@
 /*
  * test_sog_quant.c - the SOG codebooks (src/sog_quant.c) on hand-checkable data, and allocation-
  * failure injection through the interchange readers and writers (every allocation they make
- * fails in turn; each failure must come back as CS_ERR_NOMEM with no scene handed out).
+ * fails in turn; each failure must come back as CS_ERR_NOMEM with no scene handed out), and the
+ * SH value codebook sized to the palette's own error (sog_write.c).
  */
 #include "formats.h"
 #include "interop_check.h"
 #include "sog.h"
 
+#include <cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 TEST(sog_codebook_1d_is_exact_or_lloyd_optimal) {
     cs_context *ctx = test_context(1);
@@ -104,6 +107,93 @@ TEST(sog_kmeans_exact_palette_and_determinism) {
                   cs_context_last_error(ctx));                                                     \
         CHECK_MSG(n_ > 1 && n_ < 400, "%s: %d allocations", label, n_);                            \
     } while (0)
+
+/* Distinct values in meta.json's shN codebook (the writer repeats the last for unused ones). */
+static int shn_codebook_entries(const char *meta_path) {
+    size_t len;
+    unsigned char *text = test_read_file(meta_path, &len);
+    char *z = text ? malloc(len + 1) : NULL;
+    if (z) {
+        memcpy(z, text, len);
+        z[len] = 0;
+    }
+    cJSON *meta = z ? cJSON_Parse(z) : NULL;
+    const cJSON *cb = cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "shN"), "codebook"), *e;
+    int distinct = 0;
+    double last = NAN;
+    cJSON_ArrayForEach(e, cb) {
+        distinct += e->valuedouble != last;
+        last = e->valuedouble;
+    }
+    cJSON_Delete(meta);
+    free(z);
+    free(text);
+    return distinct;
+}
+
+/* Squared error of the decoded SH rest coefficients (file order) against the source's, summed:
+ * file position i holds source Gaussian order[i]. */
+static double sh_rest_sse(const cs_scene *src, const cs_scene *back, const uint32_t *order) {
+    cs_scene_params a = cs_scene_get_params((cs_scene *)src);
+    cs_scene_params b = cs_scene_get_params((cs_scene *)back);
+    size_t k3 = 3 * (size_t)a.sh_coeffs;
+    double sse = 0;
+    for (int64_t i = 0; i < b.count; i++)
+        for (size_t v = 3; v < k3; v++) {
+            double t = (double)b.sh[(size_t)i * k3 + v] - (double)a.sh[order[i] * k3 + v];
+            sse += t * t;
+        }
+    return sse;
+}
+
+TEST(sog_palette_value_codebook_follows_the_palette_error) {
+    cs_context *ctx = test_context(2);
+    const int n = 4000;
+    cs_scene *src = ix_random_scene(ctx, n, 1, 91); /* SH rest U(-0.8, 0.8): noise */
+    cs_scene_params p = cs_scene_get_params(src);
+    uint32_t *order = malloc(n * sizeof *order);
+    CHECK_OK(ctx, cs__morton_order(ctx, p.means, n, order)); /* the writer's order (no plan) */
+    /* 256 palette entries for 4000 noise vectors of 9 values leave a large k-means error; a
+     * budget of 10% of it is met by the minimum of 16 values, where the cap is 91. */
+    cs_sog_plan plan = {.sh_palette = 256, .sh_codebook = 91};
+    double sse[2];
+    int entries[2];
+    for (int r = 0; r < 2; r++) {
+        char dir[4096], meta[4200];
+        snprintf(dir, sizeof dir, "%s", test_tmp(r ? "budget" : "nobudget"));
+        mkdir(dir, 0755);
+        snprintf(meta, sizeof meta, "%s/meta.json", dir);
+        plan.sh_codebook_ratio = r ? 0.1f : 0.0f;
+        CHECK_OK(ctx, cs__sog_save_plan(ctx, src, meta, &plan));
+        entries[r] = shn_codebook_entries(meta);
+        cs_scene *back = NULL;
+        CHECK_OK(ctx, cs_scene_load(ctx, meta, &back));
+        sse[r] = back ? sh_rest_sse(src, back, order) : (double)INFINITY;
+        cs_scene_destroy(back);
+    }
+    test_note("SH error %.2f with 91 values, %.2f with %d", sse[0], sse[1], entries[1]);
+    CHECK(entries[0] == 91);
+    CHECK(entries[1] == 16);
+    /* The coarser values add about the budget to the SH error, no more. */
+    CHECK(sse[1] <= 1.12 * sse[0]);
+    /* An exact palette (40 distinct vectors, so no k-means error) keeps the cap. */
+    test_rng r = test_rng_seed(5);
+    float base[40][9];
+    for (int v = 0; v < 40; v++)
+        for (int c = 0; c < 9; c++) base[v][c] = (float)(0.3 * test_rng_normal(&r));
+    for (int i = 0; i < n; i++) {
+        const float *b = base[test_rng_u32(&r) % 40];
+        for (int c = 0; c < 9; c++) p.sh[(size_t)i * 12 + 3 + (size_t)c] = b[c];
+    }
+    char meta[4200];
+    snprintf(meta, sizeof meta, "%s/meta.json", test_tmp("budget"));
+    plan.sh_codebook_ratio = 0.1f;
+    CHECK_OK(ctx, cs__sog_save_plan(ctx, src, meta, &plan));
+    CHECK(shn_codebook_entries(meta) == 91);
+    free(order);
+    cs_scene_destroy(src);
+    cs_context_destroy(ctx);
+}
 
 TEST(interop_reports_allocation_failures) {
     cs_context *ctx = test_context(1);

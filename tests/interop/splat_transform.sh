@@ -1,7 +1,8 @@
 #!/bin/sh
 # splat_transform.sh - cross-checks csplat's SPZ, SOG and compressed-PLY codecs against the
 # reference tool, PlayCanvas splat-transform (npm @playcanvas/splat-transform), both ways:
-#   csplat writes cs.{spz,sog,compressed.ply} and cs_dir/meta.json, splat-transform decodes them;
+#   csplat writes cs.{spz,sog,compressed.ply}, cs_dir/meta.json and cs.compress.sog (`csplat
+#   compress`), splat-transform decodes them;
 #   splat-transform writes st.{spz,sog,compressed.ply} and st_dir/meta.json, csplat decodes them.
 # splat-transform's decode of every file (NAME.st.ply) goes next to it, and the test binary's
 # interop_splat_transform_files test compares csplat's decode with it (float rounding only) and
@@ -80,6 +81,7 @@ for f in spz sog compressed.ply; do
     "$CLI" convert "$WORK/source.ply" "$WORK/cs.$f"
     st "$WORK/source.ply" "$WORK/st.$f"
 done
+"$CLI" compress "$WORK/source.ply" "$WORK/cs.compress.sog"
 "$CLI" convert "$WORK/source.ply" "$WORK/cs_dir/meta.json"
 st "$WORK/source.ply" "$WORK/st_dir/meta.json"
 for f in "$WORK"/cs.* "$WORK"/st.* "$WORK/cs_dir/meta.json" "$WORK/st_dir/meta.json"; do
