@@ -36,23 +36,17 @@
 #include <math.h>
 #include <string.h>
 
-#define NPIX (CS_TILE * CS_TILE)
-
-/* Per-pixel backward state of one tile, row-major like cs_tile_state. */
-typedef struct bwd_state {
-    _Alignas(32) float t[NPIX];       /* T before the splat being visited (after the update) */
-    _Alignas(32) float dp[3][NPIX];   /* dL/dC */
-    _Alignas(32) float acc[3][NPIX];  /* A: colour behind the splat being visited */
-    _Alignas(32) float bgt[NPIX];     /* -T_N bg . dL/dC */
-    _Alignas(32) uint32_t last[NPIX]; /* 1 + list position of the last drawn; 0 outside */
-} bwd_state;
-
-/* Set up the pixel state; returns the largest last-contributor count of the tile. */
-static uint32_t state_init(const cs_raster_bwd_args *a, const cs_tile_state *geo, bwd_state *b) {
+uint32_t cs__raster_bwd_begin(const cs_raster_bwd_args *a, int64_t tile, cs_tile_state *geo,
+                              cs_bwd_state *b) {
+    const cs_view *v = a->view;
+    geo->x0 = (int)(tile % v->tiles_x) * CS_TILE;
+    geo->y0 = (int)(tile / v->tiles_x) * CS_TILE;
+    geo->w = v->width - geo->x0 < CS_TILE ? v->width - geo->x0 : CS_TILE;
+    geo->h = v->height - geo->y0 < CS_TILE ? v->height - geo->y0 : CS_TILE;
     memset(b, 0, sizeof *b);
     uint32_t max_last = 0;
     for (int j = 0; j < geo->h; j++) {
-        size_t row = (size_t)(geo->y0 + j) * (size_t)a->view->width + (size_t)geo->x0;
+        size_t row = (size_t)(geo->y0 + j) * (size_t)v->width + (size_t)geo->x0;
         for (int i = 0; i < geo->w; i++) {
             int q = j * CS_TILE + i;
             size_t o = row + (size_t)i;
@@ -67,21 +61,17 @@ static uint32_t state_init(const cs_raster_bwd_args *a, const cs_tile_state *geo
             if (b->last[q] > max_last) max_last = b->last[q];
         }
     }
+    int64_t begin = a->ranges[tile], end = a->ranges[tile + 1];
+    a->tile_last[tile] = max_last;
+    memset(a->d_list + begin, 0, (size_t)(end - begin) * sizeof *a->d_list);
     return max_last;
 }
 
 void cs__raster_bwd_tile(const cs_raster_bwd_args *a, int64_t tile) {
-    const cs_view *v = a->view;
     cs_tile_state geo; /* only the geometry fields, for cs__tile_clip */
-    geo.x0 = (int)(tile % v->tiles_x) * CS_TILE;
-    geo.y0 = (int)(tile / v->tiles_x) * CS_TILE;
-    geo.w = v->width - geo.x0 < CS_TILE ? v->width - geo.x0 : CS_TILE;
-    geo.h = v->height - geo.y0 < CS_TILE ? v->height - geo.y0 : CS_TILE;
-    bwd_state b;
-    uint32_t max_last = state_init(a, &geo, &b);
-    int64_t begin = a->ranges[tile], end = a->ranges[tile + 1];
-    a->tile_last[tile] = max_last;
-    memset(a->d_list + begin, 0, (size_t)(end - begin) * sizeof *a->d_list);
+    cs_bwd_state b;
+    uint32_t max_last = cs__raster_bwd_begin(a, tile, &geo, &b);
+    int64_t begin = a->ranges[tile];
 
     for (uint32_t pos = max_last; pos-- > 0;) {
         const cs_splat *s = &a->splats[a->list[begin + pos]];

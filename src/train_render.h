@@ -80,6 +80,23 @@ typedef struct cs_raster_bwd_args {
     uint32_t *tile_last;   /* [tiles] out: largest last-contributor position of each tile */
 } cs_raster_bwd_args;
 
+/* Per-pixel backward state of one tile, row-major like cs_tile_state, shared by the scalar kernel
+ * and its SIMD twins; rows 64-byte aligned. */
+typedef struct cs_bwd_state {
+    _Alignas(64) float t[CS_TILE * CS_TILE];       /* T before the splat being visited */
+    _Alignas(64) float dp[3][CS_TILE * CS_TILE];   /* dL/dC */
+    _Alignas(64) float acc[3][CS_TILE * CS_TILE];  /* A: colour behind the splat being visited */
+    _Alignas(64) float bgt[CS_TILE * CS_TILE];     /* -T_N bg . dL/dC */
+    _Alignas(64) uint32_t last[CS_TILE * CS_TILE]; /* 1 + list position of the last drawn; 0
+                                                     outside (below 2^31: the list is) */
+} cs_bwd_state;
+
+/* A tile's set-up, the same for every kernel: its geometry (the fields cs__tile_clip reads), the
+ * pixel state from the forward's outputs, tile_last[tile], and the tile's d_list records zeroed.
+ * Returns the tile's largest last-contributor count. */
+uint32_t cs__raster_bwd_begin(const cs_raster_bwd_args *a, int64_t tile, cs_tile_state *geo,
+                              cs_bwd_state *b);
+
 /* Backward of one tile: the scalar kernel (raster_bwd.c) and its AVX2+FMA and AVX-512 twins
  * (cpu/raster_bwd_avx2.c, cpu/raster_bwd_avx512.c), each the partner of the forward kernel of
  * the same kind. */

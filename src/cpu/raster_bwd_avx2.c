@@ -23,11 +23,8 @@
 #include "simd_avx2.h"
 
 #include <immintrin.h>
-#include <string.h>
 
 #define LOG2E 1.44269504088896341f
-
-#define NPIX (CS_TILE * CS_TILE)
 
 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -36,44 +33,11 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* Per-pixel state, as in raster_bwd.c. */
-typedef struct bwd_state {
-    _Alignas(32) float t[NPIX];
-    _Alignas(32) float dp[3][NPIX];
-    _Alignas(32) float acc[3][NPIX];
-    _Alignas(32) float bgt[NPIX];
-    _Alignas(32) int32_t last[NPIX];
-} bwd_state;
-
 void cs__raster_bwd_tile_avx2(const cs_raster_bwd_args *a, int64_t tile) {
-    const cs_view *v = a->view;
     cs_tile_state geo; /* only the geometry fields, for cs__tile_clip */
-    geo.x0 = (int)(tile % v->tiles_x) * CS_TILE;
-    geo.y0 = (int)(tile / v->tiles_x) * CS_TILE;
-    geo.w = v->width - geo.x0 < CS_TILE ? v->width - geo.x0 : CS_TILE;
-    geo.h = v->height - geo.y0 < CS_TILE ? v->height - geo.y0 : CS_TILE;
-    bwd_state b;
-    memset(&b, 0, sizeof b);
-    uint32_t max_last = 0;
-    for (int j = 0; j < geo.h; j++) {
-        size_t row = (size_t)(geo.y0 + j) * (size_t)v->width + (size_t)geo.x0;
-        for (int i = 0; i < geo.w; i++) {
-            int q = j * CS_TILE + i;
-            size_t o = row + (size_t)i;
-            float dot = 0.0f;
-            for (int ch = 0; ch < 3; ch++) {
-                b.dp[ch][q] = a->d_rgb[3 * o + (size_t)ch];
-                dot += a->background[ch] * b.dp[ch][q];
-            }
-            b.t[q] = a->final_t[o];
-            b.bgt[q] = -a->final_t[o] * dot;
-            b.last[q] = (int32_t)a->n_contrib[o];
-            if (a->n_contrib[o] > max_last) max_last = a->n_contrib[o];
-        }
-    }
-    int64_t begin = a->ranges[tile], end = a->ranges[tile + 1];
-    a->tile_last[tile] = max_last;
-    memset(a->d_list + begin, 0, (size_t)(end - begin) * sizeof *a->d_list);
+    cs_bwd_state b;
+    uint32_t max_last = cs__raster_bwd_begin(a, tile, &geo, &b);
+    int64_t begin = a->ranges[tile];
 
     const __m256 lane = _mm256_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f);
     const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
