@@ -24,6 +24,7 @@
  */
 #include "csplat.h"
 #include "garden.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,21 +39,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Deterministic PCG32 stream for the garden scene. */
-static uint64_t rng_state = 0x853c49e6748fea9bULL;
-
-static double uniform(void) {
-    uint64_t old = rng_state;
-    rng_state = old * 6364136223846793005ULL + 1442695040888963407ULL;
-    uint32_t x = (uint32_t)(((old >> 18u) ^ old) >> 27u), rot = (uint32_t)(old >> 59u);
-    x = (x >> rot) | (x << ((-rot) & 31));
-    return (x + 0.5) / 4294967296.0;
-}
-
-static double normal(void) {
-    return sqrt(-2.0 * log(uniform())) * cos(6.283185307179586 * uniform());
 }
 
 /* World-to-camera rotation (OpenCV axes) of a camera at c looking at target, world "down" d. */

@@ -32,6 +32,7 @@
  */
 #include "csplat.h"
 #include "garden.h"
+#include "rng.h"
 #include "render.h"
 
 #include <math.h>
@@ -40,27 +41,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-/* Deterministic PCG32 stream for the scenes, restarted for each scene so a scene does not
- * depend on which ran before it. */
-#define RNG_SEED 0x853c49e6748fea9bULL
-static uint64_t rng_state = RNG_SEED;
-
-static double uniform(void) {
-    uint64_t old = rng_state;
-    rng_state = old * 6364136223846793005ULL + 1442695040888963407ULL;
-    uint32_t x = (uint32_t)(((old >> 18u) ^ old) >> 27u), rot = (uint32_t)(old >> 59u);
-    x = (x >> rot) | (x << ((-rot) & 31));
-    return (x + 0.5) / 4294967296.0;
-}
-
-static double normal(void) {
-    return sqrt(-2.0 * log(uniform())) * cos(6.283185307179586 * uniform());
-}
-
-static float logit(double o) {
-    return (float)log(o / (1 - o));
-}
 
 static cs_scene *garden_scene(cs_context *ctx, cs_camera *cam) {
     rng_state = RNG_SEED;
