@@ -141,9 +141,9 @@ static int run(cs_context *ctx, const char *name, const cs_scene *scene, const c
         int64_t visible = 0;
         for (int64_t i = 0; i < p.count; i++) visible += radii[i] > 0;
         printf("%s %dx%d: %lld Gaussians (%lld visible, %lld tile pairs), %d threads, %s "
-               "forward, %d iterations (medians)\n",
+               "kernels, %d iterations (medians)\n",
                name, cam->width, cam->height, (long long)p.count, (long long)visible,
-               (long long)rs.intersections, rs.threads, rs.simd ? "avx2" : "scalar", iters);
+               (long long)rs.intersections, rs.threads, rs.backend, iters);
         double m[T_N];
         for (int k = 0; k < T_N; k++) m[k] = median(t[k], iters);
         printf("  forward %.1f ms | backward %.1f ms (raster %.1f, reduce %.1f, per-Gaussian "
