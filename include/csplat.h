@@ -485,7 +485,7 @@ void cs_gimage_get_info(const cs_gimage *g, cs_gimage_info *out);
  * fixes the position step in pixels, so its position depth follows the image size (a 768-pixel
  * side at 1/4 pixel needs 12 bits). */
 typedef enum cs_gsi_quality {
-    CS_GSI_MEDIUM,  /* position 1/4 pixel, Cholesky 6, colour 6 bits (the default) */
+    CS_GSI_MEDIUM,  /* position 1/4 pixel, Cholesky 7, colour 6 bits (the default) */
     CS_GSI_LOW,     /* 1/2 pixel, 5, 5 */
     CS_GSI_HIGH,    /* 1/8 pixel, 8, 8 */
     CS_GSI_LOSSLESS /* 32-bit floats throughout */

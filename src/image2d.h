@@ -140,6 +140,8 @@ typedef struct cs__g2d_frame {
     int tiles_x, tiles_y;
     int64_t count;
     bool clamp; /* kernels store outputs clamped to [0, 1] (cs__g2d_clamp01); prepare clears it */
+    float eps;  /* TOPK normalisation guard: prepare sets the file's CS_G2D_EPS; the fitter
+                   raises it while training (coverage guard, image2d_fit.c) */
     /* per Gaussian, prepared in output pixels [N] */
     float *gx, *gy;       /* mean */
     float *ca, *cb, *cc;  /* conic: inverse covariance */

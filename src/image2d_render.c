@@ -297,6 +297,7 @@ cs_status cs__g2d_prepare(cs_context *ctx, cs__g2d_frame *f, const cs_gimage_par
     f->tiles_y = (height + CS_G2D_TILE - 1) / CS_G2D_TILE;
     f->count = p->count;
     f->clamp = false;
+    f->eps = CS_G2D_EPS;
     f->colour = p->colour;
     f->n_inst = 0;
     st = reserve_tiles(ctx, f, (int64_t)f->tiles_x * f->tiles_y);
@@ -509,7 +510,7 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs_
                 sum = sum + w;
                 for (int ch = 0; ch < C; ch++) acc[ch] = acc[ch] + w * c[ch];
             }
-            float inv = 1.0f / (sum + CS_G2D_EPS);
+            float inv = 1.0f / (sum + f->eps);
             if (o)
                 for (int ch = 0; ch < C; ch++) {
                     float v = acc[ch] * inv;

@@ -67,7 +67,10 @@ static double fit_psnr(cs_context *ctx, const cs_image *target, const cs_gimage_
 
 /* The median over three seeds: one fit of 150 Gaussians can land a few dB off its siblings after
  * a float-level change anywhere in the chain (seen: 33.9 to 44.3 dB for seed 3 alone), three
- * rarely do together. */
+ * rarely do together. The top-K records fell with the coverage guard (image2d_fit.c), from 42.98
+ * and 42.69 dB: on this flat-coloured image nothing goes uncovered, and the colours the guard's
+ * darker training renders pushed up have only the last tenth of the fit to come back down. On
+ * photos the guard gains (kodim13 5000 Gaussians: +1.7 dB at 500 iterations, +6.5 at 1500). */
 TEST(image2d_fit_synthetic_to_recorded_psnr) {
     cs_context *ctx = test_context(2);
     cs_image img = synthetic(ctx, 64, 64);
@@ -76,8 +79,8 @@ TEST(image2d_fit_synthetic_to_recorded_psnr) {
         cs_gimage_loss loss;
         double recorded;
     } cases[] = {
-        {CS_GIMAGE_TOPK, CS_GIMAGE_LOSS_L1_SSIM, 42.98},
-        {CS_GIMAGE_TOPK, CS_GIMAGE_LOSS_L2, 42.69},
+        {CS_GIMAGE_TOPK, CS_GIMAGE_LOSS_L1_SSIM, 40.31},
+        {CS_GIMAGE_TOPK, CS_GIMAGE_LOSS_L2, 37.74},
         {CS_GIMAGE_SUM, CS_GIMAGE_LOSS_L2, 35.52},
     };
     for (int t = 0; t < 3; t++) {
@@ -278,8 +281,9 @@ TEST(image2d_fit_kodim23_crop) {
                full.data + ((size_t)(100 + y) * full.width + 300) * 3, sizeof(float) * 128 * 3);
     double psnr = fit_psnr(ctx, &crop,
                            &(cs_gimage_fit_desc){.count = 400, .iters = 300, .plateau = -1}, NULL);
-    test_note("kodim23 128x128 crop, 400 Gaussians: PSNR %.2f dB (recorded 41.99)", psnr);
-    CHECK(psnr > 41.99 - 0.5);
+    /* recorded 41.99 dB before the coverage guard, which costs this crop ~0.6 dB (see above) */
+    test_note("kodim23 128x128 crop, 400 Gaussians: PSNR %.2f dB (recorded 41.42)", psnr);
+    CHECK(psnr > 41.42 - 0.5);
     cs_image_free(&full);
     cs_image_free(&crop);
     cs_context_destroy(ctx);
@@ -307,5 +311,37 @@ TEST(image2d_fit_albert_large_gray) {
     cs_image_free(&r);
     cs_gimage_destroy(g);
     cs_image_free(&img);
+    cs_context_destroy(ctx);
+}
+
+/* The coverage guard (image2d_fit.c): a long top-K fit of a textured crop leaves (almost) no pixel
+ * uncovered. Without it, Gaussians drift off pixels that only their 3-sigma edge reached, and
+ * those pixels render black: on this crop 2281 of 16384 pixels, 13.4 dB; with it 9, 20.9 dB. */
+TEST(image2d_fit_leaves_no_pixel_uncovered) {
+    const char *path = test_data("kodak/kodim13.png");
+    if (!path) SKIP("../shared/data/kodak/kodim13.png is absent");
+    cs_context *ctx = test_context(2);
+    cs_image full, crop, r;
+    CHECK_OK(ctx, cs_image_load(ctx, path, &full));
+    CHECK_OK(ctx, cs_image_alloc(ctx, 128, 128, 3, &crop));
+    for (int y = 0; y < 128; y++)
+        memcpy(crop.data + (size_t)y * 128 * 3,
+               full.data + ((size_t)(300 + y) * full.width + 200) * 3, sizeof(float) * 128 * 3);
+    cs_gimage *g;
+    cs_gimage_fit_desc d = {.count = 250, .iters = 1200, .loss = CS_GIMAGE_LOSS_L2, .plateau = -1};
+    CHECK_OK(ctx, cs_gimage_fit(ctx, &crop, &d, NULL, NULL, &g));
+    CHECK_OK(ctx, cs_gimage_render(ctx, g, NULL, &r));
+    int black = 0;
+    for (int i = 0; i < 128 * 128; i++)
+        black += r.data[3 * i] == 0.0f && r.data[3 * i + 1] == 0.0f && r.data[3 * i + 2] == 0.0f;
+    double psnr;
+    CHECK_OK(ctx, cs_image_quality(ctx, &r, &crop, &psnr, NULL));
+    test_note("kodim13 128x128 crop, 250 Gaussians, 1200 iterations: %d black pixels, %.2f dB",
+              black, psnr);
+    CHECK(black <= 128 * 128 / 100);
+    cs_image_free(&r);
+    cs_gimage_destroy(g);
+    cs_image_free(&crop);
+    cs_image_free(&full);
     cs_context_destroy(ctx);
 }

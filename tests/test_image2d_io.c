@@ -48,20 +48,27 @@ static float column(const cs_gimage_params *p, int k, int64_t i) {
     return p->colour[i * p->channels + k - 5];
 }
 
-/* Every decoded value within half a step of the original nearest in position; returns the
- * largest error in steps. */
-static double check_round_trip(const cs_gimage_params *a, const cs_gimage_params *b,
-                               const int bits[3]) {
-    int cols = 5 + a->channels;
-    double step[8], worst = 0.0;
+/* The ranges a file stores: column k's lo and hi at 32 + 8 k (docs/gsi.md). */
+static void file_ranges(const uint8_t *data, int cols, double *lo, double *hi) {
     for (int k = 0; k < cols; k++) {
-        double lo = INFINITY, hi = -INFINITY;
-        for (int64_t i = 0; i < a->count; i++) {
-            lo = fmin(lo, (double)column(a, k, i));
-            hi = fmax(hi, (double)column(a, k, i));
-        }
+        float v[2];
+        memcpy(v, data + 32 + 8 * k, sizeof v);
+        lo[k] = v[0];
+        hi[k] = v[1];
+    }
+}
+
+/* Every decoded value within half a step of the original nearest in position, the original
+ * first clamped to the column's stored range (the writer may leave a few outliers outside it,
+ * io_gsi.c best_range); returns the largest error in steps. */
+static double check_round_trip(const cs_gimage_params *a, const cs_gimage_params *b,
+                               const int bits[3], const uint8_t *file) {
+    int cols = 5 + a->channels;
+    double step[8], lo[8], hi[8], worst = 0.0;
+    file_ranges(file, cols, lo, hi);
+    for (int k = 0; k < cols; k++) {
         int bk = bits[k < 2 ? 0 : k < 5 ? 1 : 2];
-        step[k] = bk == 32 ? 0.0 : (hi - lo) / (double)((1u << bk) - 1u);
+        step[k] = bk == 32 ? 0.0 : (hi[k] - lo[k]) / (double)((1u << bk) - 1u);
     }
     CHECK(a->count == b->count);
     for (int64_t j = 0; j < b->count; j++) {
@@ -71,7 +78,9 @@ static double check_round_trip(const cs_gimage_params *a, const cs_gimage_params
         for (int64_t i = 0; i < a->count; i++) {
             double d = 0.0;
             for (int k = 0; k < cols; k++) {
-                double e = (double)column(a, k, i) - (double)column(b, k, j);
+                double v = (double)column(a, k, i);
+                if (step[k] > 0.0) v = fmin(fmax(v, lo[k]), hi[k]);
+                double e = v - (double)column(b, k, j);
                 d += step[k] > 0.0 ? (e / step[k]) * (e / step[k]) : e * e * 1e12;
             }
             if (d < bd) {
@@ -80,8 +89,10 @@ static double check_round_trip(const cs_gimage_params *a, const cs_gimage_params
             }
         }
         for (int k = 0; k < cols; k++) {
-            double e = fabs((double)column(a, k, best) - (double)column(b, k, j));
-            double tol = step[k] * 0.5 + 1e-5 * (1.0 + fabs((double)column(a, k, best)));
+            double v = (double)column(a, k, best);
+            if (step[k] > 0.0) v = fmin(fmax(v, lo[k]), hi[k]);
+            double e = fabs(v - (double)column(b, k, j));
+            double tol = step[k] * 0.5 + 1e-5 * (1.0 + fabs(v));
             if (step[k] == 0.0) tol = 0.0; /* float: exact */
             if (e > tol) {
                 test_fail(__FILE__, __LINE__, "Gaussian %lld column %d: error %g > %g",
@@ -118,7 +129,7 @@ TEST(gsi_round_trip_within_quantization_step) {
         cs_gimage *d;
         CHECK_OK(ctx, cs_gimage_decode(ctx, data, len, &d));
         cs_gimage_params pa = cs_gimage_get_params(g), pb = cs_gimage_get_params(d);
-        double worst = check_round_trip(&pa, &pb, bits);
+        double worst = check_round_trip(&pa, &pb, bits, data);
         cs_gimage_info info;
         cs_gimage_get_info(d, &info);
         CHECK(info.width == 200 && info.height == 120 && info.channels == cases[t].C);
@@ -140,11 +151,61 @@ TEST(gsi_round_trip_within_quantization_step) {
     /* The medium preset's position depth follows the image: 1/4 pixel. */
     int bits[3];
     CHECK_OK(ctx, cs_gsi_options_bits(ctx, NULL, 768, 512, bits));
-    CHECK(bits[0] == 12 && bits[1] == 6 && bits[2] == 6);
+    CHECK(bits[0] == 12 && bits[1] == 7 && bits[2] == 6);
     CHECK_OK(ctx, cs_gsi_options_bits(ctx, NULL, 1, 1, bits));
     CHECK(bits[0] == 3);
     cs_gsi_options bad = {.bits_colour = 17};
     CHECK(cs_gsi_options_bits(ctx, &bad, 10, 10, bits) == CS_ERR_ARGUMENT);
+    cs_context_destroy(ctx);
+}
+
+/* Squared error of quantizing sorted-or-not values v[n] to b bits over [lo, hi]: clamping
+ * distance squared outside, step^2 / 12 inside (the writer's criterion, io_gsi.c best_range). */
+static double range_cost(const float *v, int n, int b, double lo, double hi) {
+    double step = (hi - lo) / (double)((1u << b) - 1u), cost = 0.0;
+    for (int i = 0; i < n; i++) {
+        double x = v[i];
+        cost += x < lo ? (lo - x) * (lo - x) : x > hi ? (x - hi) * (x - hi) : step * step / 12.0;
+    }
+    return cost;
+}
+
+/* A column whose extremes stand a little apart from the rest is stored over a range inside its
+ * min/max whose quantization error is lower; the clamped values round-trip to the range's ends.
+ * (The criterion trims only thin tails: a value far out costs its squared distance.) */
+TEST(gsi_range_trims_thin_tails) {
+    cs_context *ctx = test_context(1);
+    cs_gimage *g = random_gimage(ctx, 200, 120, 3, CS_GIMAGE_TOPK, 1000, 77);
+    cs_gimage_params p = cs_gimage_get_params(g);
+    test_rng r = test_rng_seed(78);
+    float c1[1000], mn = INFINITY, mx = -INFINITY;
+    for (int i = 0; i < 1000; i++) {
+        /* uniform in [0, 1], two values 0.004 beyond its ends */
+        c1[i] = p.chol[3 * i + 1] = i == 3   ? -0.004f
+                                    : i == 7 ? 1.004f
+                                             : (float)test_rng_uniform(&r);
+        mn = fminf(mn, c1[i]);
+        mx = fmaxf(mx, c1[i]);
+    }
+    int bits[3];
+    CHECK_OK(ctx, cs_gsi_options_bits(ctx, NULL, 200, 120, bits));
+    uint8_t *data;
+    size_t len;
+    CHECK_OK(ctx, cs_gimage_encode(ctx, g, NULL, &data, &len));
+    double lo[8], hi[8];
+    file_ranges(data, 8, lo, hi);
+    double cost = range_cost(c1, 1000, bits[1], lo[3], hi[3]);
+    double cost_minmax = range_cost(c1, 1000, bits[1], mn, mx);
+    test_note("c1 in %.4f .. %.4f stored over %.4f .. %.4f: squared error %.4g (min/max %.4g)",
+              (double)mn, (double)mx, lo[3], hi[3], cost, cost_minmax);
+    CHECK(lo[3] > (double)mn && hi[3] < (double)mx && cost < cost_minmax);
+    cs_gimage *d;
+    CHECK_OK(ctx, cs_gimage_decode(ctx, data, len, &d));
+    cs_gimage_params pd = cs_gimage_get_params(d);
+    check_round_trip(&p, &pd, bits, data);
+    cs_gimage_buffer_free(data);
+    cs_gimage_destroy(d);
+    cs_gimage_destroy(g);
     cs_context_destroy(ctx);
 }
 

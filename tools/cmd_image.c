@@ -35,7 +35,7 @@ const char image_fit_options_help[] =
     "  --rule topk|sum    normalized top-10 blend (default) or plain sum\n"
     "  --loss l1ssim|l2   L1 + 0.1 (1 - SSIM) (default) or mean squared error\n"
     "  --quality low|medium|high|lossless   bit depths preset (default medium: position\n"
-    "                     1/4 pixel, Cholesky 6, colour 6 bits; low 1/2, 5, 5; high 1/8, 8, 8)\n"
+    "                     1/4 pixel, Cholesky 7, colour 6 bits; low 1/2, 5, 5; high 1/8, 8, 8)\n"
     "  --bits P,C,K       bit depths of position, Cholesky, colour (1..16 or 32)\n"
     "  --finetune N       quantization-aware fine-tune steps at the chosen bit depths after\n"
     "                     fitting (default 0; the result is always snapped to those depths and\n"

@@ -268,7 +268,7 @@ static inline __attribute__((always_inline)) void store_group(const group *G, __
 static inline __attribute__((always_inline)) void
 topk_store(const group *G, __m256 sum, const __m256 *acc, __m256i thr, __m256i quota, const int C) {
     __m256 inv =
-        _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(sum, _mm256_set1_ps(CS_G2D_EPS)));
+        _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(sum, _mm256_set1_ps(G->f->eps)));
     if (G->o) {
         __m256 v[3];
         for (int ch = 0; ch < C; ch++) v[ch] = _mm256_mul_ps(acc[ch], inv);
