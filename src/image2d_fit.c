@@ -705,7 +705,6 @@ cs_status cs_gimage_fit(cs_context *ctx, const cs_image *target, const cs_gimage
     F.P = (int64_t)F.W * F.H;
     F.rule = d.rule;
     F.loss = d.loss;
-    F.eps = CS_G2D_EPS;
     F.r.s = d.seed * 6364136223846793005ULL + 1442695040888963407ULL;
     int64_t budget = d.count ? d.count : FIT_COUNT;
     if (budget > F.P) {
@@ -779,6 +778,8 @@ cs_status cs_gimage_fit(cs_context *ctx, const cs_image *target, const cs_gimage
             stop |= report(progress, user, it + 1, iters, F.count, loss, mse, t0, 0);
         if (stop) break;
     }
+    /* The fine-tune trains on the file's rule, also after a fit stopped inside the guard. */
+    F.eps = CS_G2D_EPS;
     cs__gsi_quant qt;
     if (st == CS_OK && quantize) /* (0 steps: ranges fixed, parameters snapped) */
         st = finetune(&F, bits, d.finetune_iters, &qt, progress, user, t0);
