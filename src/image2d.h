@@ -1,8 +1,8 @@
 /*
  * image2d.h - internals of 2D Gaussian images (cs_gimage): the parameter storage, the render
  * frame (per-Gaussian preparation, tile binning, per-tile scratch) shared by the renderer
- * (image2d_render.c, cpu/image2d_avx2.c), the fitter (image2d_fit.c) and the .gsi codec
- * (io_gsi.c).
+ * (image2d_render.c, cpu/image2d_avx2.c, cpu/image2d_avx512.c), the fitter (image2d_fit.c) and the
+ * .gsi codec (io_gsi.c).
  *
  * Model (see include/csplat.h): Gaussian i has a mean mu (pixels of the fitted image), a Cholesky
  * factor L = [[exp(c0), 0], [c1, exp(c2)]], Sigma = L L^T, and a colour c_i (C = 1 or 3). The
@@ -171,10 +171,12 @@ typedef struct cs__g2d_frame {
     size_t cap_kscratch;
 } cs__g2d_frame;
 
-/* Floats of AVX2 kernel scratch per worker for tile lists of up to n Gaussians. */
+/* Floats of SIMD kernel scratch per worker for tile lists of up to n Gaussians: the AVX-512
+ * kernel's 33 arrays of round16(n) + 24 floats (cpu/image2d_avx512.c), which also hold the AVX2
+ * kernel's 23 of round8(n) + 24. */
 static inline size_t cs__g2d_kscratch_floats(int64_t n) {
-    size_t stride = ((size_t)n + 7) / 8 * 8 + 24;
-    return 23 * stride + 64;
+    size_t stride = ((size_t)n + 15) / 16 * 16 + 24;
+    return 33 * stride + 64;
 }
 
 /* What the backward pass needs of a top-K forward, per window pixel [height * width]: the
@@ -204,7 +206,9 @@ void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out, const 
  * and of sel (when non-NULL, TOPK). scratch: the worker's kscratch (used by the AVX2 kernel). */
 typedef void (*cs__g2d_tile_fn)(const cs__g2d_frame *f, int tile, float *out,
                                 const cs__g2d_sel *sel, float *scratch);
-/* The kernel in use: AVX2 when the CPU has it and CSPLAT_SCALAR is not 1, else scalar. */
+/* The kernel in use: the best the CPU has (AVX-512, AVX2, scalar) within the cap of
+ * cs__g2d_force_level, or else of the environment (CSPLAT_SCALAR=1: scalar; CSPLAT_SIMD=avx2:
+ * AVX2 at most), as the 3D renderer reads them. */
 cs__g2d_tile_fn cs__g2d_tile_kernel(void);
 void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel,
                          float *scratch);
@@ -213,10 +217,15 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs_
 void cs__g2d_tile_avx2(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel,
                        float *scratch);
 void cs__g2d_avx2_init(void);
+/* Defined in cpu/image2d_avx512.c; call only when the CPU has AVX-512 F/BW/DQ/VL, AVX2 and FMA
+ * (cs__g2d_tile_kernel checks). Bit-identical to the scalar and AVX2 kernels. */
+void cs__g2d_tile_avx512(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel,
+                         float *scratch);
 bool cs__cpu_has_avx2(void);
-/* Test hook: force the scalar kernels (1), the best ones (0), or follow CSPLAT_SCALAR (-1). */
-void cs__g2d_force_scalar(int mode);
-/* True when the scalar kernels are to be used (the hook, else CSPLAT_SCALAR=1). */
+/* Test and benchmark hook: cap the kernels at a cs_simd_level (render.h: 0 scalar, 1 AVX2,
+ * 2 AVX-512), or follow the environment (-1). */
+void cs__g2d_force_level(int level);
+/* True when the scalar kernels are to be used (the hook's cap, else CSPLAT_SCALAR=1). */
 bool cs__g2d_scalar_forced(void);
 
 /* Inputs of one tile's backward (image2d_backward.c, cpu/image2d_backward_avx2.c): writes the

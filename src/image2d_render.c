@@ -5,19 +5,21 @@
  * Math and conventions: src/image2d.h. Stages:
  *   prepare   per Gaussian: output-space mean, conic, amplitude, pixel box, tile rect (threaded);
  *   bin       per Gaussian and row of tiles, the tiles its ellipse reaches there (exact up to one
- *             pixel of margin, for boxes 3+ tiles wide; narrower ones keep their box); Gaussian-major instance offsets, then a stable scatter into
- *             tile-major lists, so each tile lists its Gaussians in ascending index (serial:
- *             O(instances), under a millisecond for 10,000 Gaussians); the AVX2 kernel's
- *             per-worker scratch is sized here by the longest tile list;
- *   forward   one task per tile (threaded); the kernel is the AVX2 one (cpu/image2d_avx2.c)
- *             when the CPU has it and CSPLAT_SCALAR is not "1", else cs__g2d_tile_scalar. The
- *             two produce bit-identical output (tests/test_image2d.c checks it).
- * A crop is a window of the output: only the tiles covering the window exist, and every pixel
- * is computed from absolute output coordinates, so a crop equals that part of the full render.
+ *             pixel of margin, for boxes 3+ tiles wide; narrower ones keep their box);
+ * Gaussian-major instance offsets, then a stable scatter into tile-major lists, so each tile lists
+ * its Gaussians in ascending index (serial: O(instances), under a millisecond for 10,000
+ * Gaussians); the AVX2 kernel's per-worker scratch is sized here by the longest tile list; forward
+ * one task per tile (threaded); the kernel is the best the CPU has: AVX-512 (4x4 pixel blocks,
+ * cpu/image2d_avx512.c), AVX2 (8x1 groups, cpu/image2d_avx2.c) or cs__g2d_tile_scalar, capped by
+ * CSPLAT_SCALAR=1 or CSPLAT_SIMD=avx2. The three produce bit-identical output (tests/test_image2d.c
+ * checks it). A crop is a window of the output: only the tiles covering the window exist, and every
+ * pixel is computed from absolute output coordinates, so a crop equals that part of the full
+ * render.
  *
  * Not here: gradients (image2d_backward.c), fitting (image2d_fit.c), files (io_gsi.c).
  */
 #include "image2d.h"
+#include "render.h"
 
 #include <stdlib.h>
 
@@ -528,10 +530,10 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs_
 /* ---------------------------------------------------------------------------------------------
  * Kernel selection and the threaded forward
  */
-static int force_scalar = -1;
+static int force_level = -1;
 
-void cs__g2d_force_scalar(int mode) {
-    force_scalar = mode;
+void cs__g2d_force_level(int level) {
+    force_level = level;
 }
 
 bool cs__cpu_has_avx2(void) {
@@ -543,15 +545,24 @@ bool cs__cpu_has_avx2(void) {
 #endif
 }
 
+/* The cap: the hook's, else the environment's (read at each render, as cheap as it is). */
+static cs_simd_level level_cap(void) {
+    if (force_level >= 0) return (cs_simd_level)force_level;
+    const char *scalar = getenv("CSPLAT_SCALAR"), *simd = getenv("CSPLAT_SIMD");
+    if (scalar && scalar[0] == '1') return CS_SIMD_SCALAR;
+    if (simd && strcmp(simd, "avx2") == 0) return CS_SIMD_AVX2;
+    return CS_SIMD_AVX512;
+}
+
 bool cs__g2d_scalar_forced(void) {
-    if (force_scalar >= 0) return force_scalar == 1;
-    const char *env = getenv("CSPLAT_SCALAR");
-    return env && env[0] == '1';
+    return level_cap() == CS_SIMD_SCALAR;
 }
 
 cs__g2d_tile_fn cs__g2d_tile_kernel(void) {
 #if defined(__x86_64__)
-    if (!cs__g2d_scalar_forced() && cs__cpu_has_avx2()) {
+    cs_simd_level cap = level_cap();
+    if (cap >= CS_SIMD_AVX2 && cs__cpu_has_avx2()) {
+        if (cap >= CS_SIMD_AVX512 && cs__cpu_has_avx512()) return cs__g2d_tile_avx512;
         cs__g2d_avx2_init();
         return cs__g2d_tile_avx2;
     }

@@ -9,6 +9,7 @@
  * rounding stays far from the q <= 9 cut-off and the top-K boundary in all but a few pixels.
  */
 #include "image2d.h"
+#include "render.h"
 #include "ssim.h"
 #include "ref/ref_image2d.h"
 #include "test.h"
@@ -260,84 +261,111 @@ static void add_duplicates(cs_context *ctx, scene2d *s) {
     s->n *= 3;
 }
 
-/* Which threshold network the AVX2 top-K kernel runs, counted per 8-pixel group as it decides:
- * from each lane's number of positive weights (q <= 9) among the tile's list. paths[0]: no lane
- * over K (no network), [1]: the shallow one (every lane <= K + 4), [2]: the full one. */
-static void count_paths(const cs__g2d_frame *f, int paths[3]) {
+/* Which threshold network a SIMD top-K kernel runs, counted per pixel group of gw x gh (AVX2:
+ * 8 x 1, AVX-512: 4 x 4) as it decides: from each pixel's number of positive weights (q <= 9)
+ * among the tile's list. paths[0]: no pixel over K (no network), [1]: the shallow one (every
+ * pixel <= K + 4), [2]: the full one. */
+static void count_paths(const cs__g2d_frame *f, int gw, int gh, int paths[3]) {
     for (int t = 0; t < f->tiles_x * f->tiles_y; t++) {
         int x0 = t % f->tiles_x * CS_G2D_TILE, y0 = t / f->tiles_x * CS_G2D_TILE;
-        for (int y = y0; y < y0 + CS_G2D_TILE && y < f->height; y++)
-            for (int xs = x0; xs < x0 + CS_G2D_TILE && xs < f->width; xs += 8) {
+        int x1 = x0 + CS_G2D_TILE < f->width ? x0 + CS_G2D_TILE : f->width;
+        int y1 = y0 + CS_G2D_TILE < f->height ? y0 + CS_G2D_TILE : f->height;
+        for (int ys = y0; ys < y1; ys += gh)
+            for (int xs = x0; xs < x1; xs += gw) {
                 int most = 0;
-                for (int l = 0; l < 8; l++) {
-                    int cnt = 0;
-                    for (int64_t p = f->tile_off[t]; p < f->tile_off[t + 1]; p++) {
-                        int32_t g = f->tile_gauss[p];
-                        cnt += cs__g2d_q(f->ca[g], f->cb[g], f->cc[g],
-                                         (float)(f->ox + xs + l) + 0.5f - f->gx[g],
-                                         (float)(f->oy + y) + 0.5f - f->gy[g]) <= CS_G2D_CUTOFF;
+                for (int y = ys; y < ys + gh && y < y1; y++)
+                    for (int x = xs; x < xs + gw && x < x1; x++) {
+                        int cnt = 0;
+                        for (int64_t p = f->tile_off[t]; p < f->tile_off[t + 1]; p++) {
+                            int32_t g = f->tile_gauss[p];
+                            cnt += cs__g2d_q(f->ca[g], f->cb[g], f->cc[g],
+                                             (float)(f->ox + x) + 0.5f - f->gx[g],
+                                             (float)(f->oy + y) + 0.5f - f->gy[g]) <= CS_G2D_CUTOFF;
+                        }
+                        most = cnt > most ? cnt : most;
                     }
-                    most = cnt > most ? cnt : most;
-                }
                 paths[most <= CS_G2D_K ? 0 : most <= CS_G2D_K + 4 ? 1 : 2]++;
             }
     }
 }
 
+/* Each SIMD tile kernel the CPU has (AVX2; AVX-512) against the scalar one: images, top-K
+ * selections and the gradients that follow from them, bit for bit. Windows are not multiples of
+ * the tile or of either kernel's pixel group; scenes have exact weight ties at the threshold
+ * (duplicated Gaussians), one or three channels, and one renders a window at an offset and a
+ * scale with the footprint filter. */
 TEST(image2d_simd_matches_scalar_bit_exact) {
     if (!cs__cpu_has_avx2()) SKIP("no AVX2 on this CPU");
     cs_context *ctx = test_context(1);
-    int paths[3] = {0, 0, 0};
-    for (int variant = 0; variant < 4; variant++) {
-        /* rules x (random scene | duplicated Gaussians: ties at the top-K threshold) */
-        int rule = variant & 1, W = 61, H = 45, C = 3;
-        scene2d s =
-            make_scene(ctx, W, H, variant < 2 ? 150 : 80, C, (cs_gimage_rule)rule, 70 + variant);
-        if (variant >= 2) add_duplicates(ctx, &s);
-        float *proj = malloc(sizeof(float) * W * H * C);
-        test_rng r = test_rng_seed(12);
-        for (int i = 0; i < W * H * C; i++) proj[i] = (float)test_rng_normal(&r);
-        cs__g2d_frame f = {0};
-        cs__g2d_sel sa = sel_alloc(W, H), sb = sel_alloc(W, H);
-        cs__g2d_force_scalar(1);
-        float *a = lib_render(ctx, &s, 1.0f, 1.0f, false, 0, 0, W, H, &f, &sa);
-        float *ga = lib_backward(ctx, &s, 1.0f, 1.0f, W, H, proj);
-        cs__g2d_force_scalar(0);
-        float *b = lib_render(ctx, &s, 1.0f, 1.0f, false, 0, 0, W, H, &f, &sb);
-        float *gb = lib_backward(ctx, &s, 1.0f, 1.0f, W, H, proj);
-        cs__g2d_force_scalar(-1);
-        CHECK_MSG(memcmp(a, b, sizeof(float) * W * H * C) == 0, "variant %d: images", variant);
-        if (rule == 0) count_paths(&f, paths);
-        for (int i = 0; rule == 0 && i < W * H; i++)
-            if (sa.thr[i] != sb.thr[i] || sa.inv[i] != sb.inv[i] || sa.quota[i] != sb.quota[i]) {
-                test_fail(__FILE__, __LINE__,
-                          "variant %d pixel %d: selection thr %g/%g inv %g/%g "
-                          "quota %d/%d",
-                          variant, i, (double)sa.thr[i], (double)sb.thr[i], (double)sa.inv[i],
-                          (double)sb.inv[i], sa.quota[i], sb.quota[i]);
-                break;
+    static const struct {
+        int rule, dup, C, ox, oy;
+        float scale;
+    } variants[] = {{0, 0, 3, 0, 0, 1.0f}, {1, 0, 3, 0, 0, 1.0f}, {0, 1, 3, 0, 0, 1.0f},
+                    {1, 1, 3, 0, 0, 1.0f}, {0, 0, 1, 0, 0, 1.0f}, {1, 0, 1, 0, 0, 1.0f},
+                    {0, 0, 3, 7, 5, 0.7f}};
+    const int nv = (int)(sizeof variants / sizeof variants[0]);
+    int levels = cs__cpu_has_avx512() ? 2 : 1;
+    if (levels == 1) test_note("no AVX-512 on this CPU: the AVX2 kernel only");
+    for (int level = CS_SIMD_AVX2; level <= levels; level++) {
+        int paths[3] = {0, 0, 0};
+        for (int v = 0; v < nv; v++) {
+            int rule = variants[v].rule, W = 61, H = 45, C = variants[v].C;
+            int ox = variants[v].ox, oy = variants[v].oy;
+            float sc = variants[v].scale;
+            bool windowed = ox != 0 || sc != 1.0f;
+            scene2d s = make_scene(ctx, W, H, variants[v].dup ? 80 : 150, C, (cs_gimage_rule)rule,
+                                   70 + (unsigned long long)v);
+            if (variants[v].dup) add_duplicates(ctx, &s);
+            float *proj = malloc(sizeof(float) * W * H * C);
+            test_rng r = test_rng_seed(12);
+            for (int i = 0; i < W * H * C; i++) proj[i] = (float)test_rng_normal(&r);
+            cs__g2d_frame f = {0};
+            cs__g2d_sel sa = sel_alloc(W, H), sb = sel_alloc(W, H);
+            cs__g2d_force_level(CS_SIMD_SCALAR);
+            float *a = lib_render(ctx, &s, sc, sc, windowed, ox, oy, W, H, &f, &sa);
+            float *ga = windowed ? NULL : lib_backward(ctx, &s, 1.0f, 1.0f, W, H, proj);
+            cs__g2d_force_level(level);
+            float *b = lib_render(ctx, &s, sc, sc, windowed, ox, oy, W, H, &f, &sb);
+            float *gb = windowed ? NULL : lib_backward(ctx, &s, 1.0f, 1.0f, W, H, proj);
+            cs__g2d_force_level(-1);
+            CHECK_MSG(memcmp(a, b, sizeof(float) * W * H * C) == 0, "level %d variant %d: images",
+                      level, v);
+            if (rule == 0)
+                count_paths(&f, level == CS_SIMD_AVX2 ? 8 : 4, level == CS_SIMD_AVX2 ? 1 : 4,
+                            paths);
+            for (int i = 0; rule == 0 && i < W * H; i++)
+                if (sa.thr[i] != sb.thr[i] || sa.inv[i] != sb.inv[i] ||
+                    sa.quota[i] != sb.quota[i]) {
+                    test_fail(__FILE__, __LINE__,
+                              "level %d variant %d pixel %d: selection thr %g/%g inv %g/%g "
+                              "quota %d/%d",
+                              level, v, i, (double)sa.thr[i], (double)sb.thr[i], (double)sa.inv[i],
+                              (double)sb.inv[i], sa.quota[i], sb.quota[i]);
+                    break;
+                }
+            if (!windowed)
+                CHECK_MSG(memcmp(ga, gb, sizeof(float) * s.n * (5 + C)) == 0,
+                          "level %d variant %d: gradients", level, v);
+            if (v == 2) { /* the ties really happen: some pixel admits fewer ties than exist */
+                int limited = 0;
+                for (int i = 0; i < W * H; i++) limited += sa.quota[i] < 3 && sa.thr[i] > 0.0f;
+                CHECK(limited > 0);
             }
-        CHECK_MSG(memcmp(ga, gb, sizeof(float) * s.n * (5 + C)) == 0, "variant %d: gradients",
-                  variant);
-        if (variant == 2) { /* the ties really happen: some pixel admits fewer ties than exist */
-            int limited = 0;
-            for (int i = 0; i < W * H; i++) limited += sa.quota[i] < 3 && sa.thr[i] > 0.0f;
-            CHECK(limited > 0);
-            if (rule == 0) test_note("pixels splitting a tie at the threshold: %d", limited);
+            free(a);
+            free(b);
+            free(ga);
+            free(gb);
+            free(proj);
+            sel_free(&sa);
+            sel_free(&sb);
+            cs__g2d_frame_free(&f);
+            free_scene(&s);
         }
-        free(a);
-        free(b);
-        free(ga);
-        free(gb);
-        free(proj);
-        sel_free(&sa);
-        sel_free(&sb);
-        cs__g2d_frame_free(&f);
-        free_scene(&s);
+        test_note("%s: top-K groups without a network %d, shallow %d, full %d",
+                  level == CS_SIMD_AVX2 ? "AVX2" : "AVX-512", paths[0], paths[1], paths[2]);
+        CHECK(paths[0] > 0 && paths[1] > 0 && paths[2] > 0);
     }
-    test_note("top-K groups without a network %d, shallow %d, full %d", paths[0], paths[1],
-              paths[2]);
-    CHECK(paths[0] > 0 && paths[1] > 0 && paths[2] > 0);
+    cs__g2d_force_level(-1);
     /* SSIM kernels too. */
     int W = 53, H = 21, C = 3;
     float *x = malloc(sizeof(float) * W * H * C), *y = malloc(sizeof(float) * W * H * C);
