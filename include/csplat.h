@@ -336,10 +336,12 @@ cs_status cs_scene_save_spz(cs_context *ctx, const cs_scene *scene, const char *
 typedef struct cs_sog_options {
     int sh_iterations; /* k-means iterations for the SH palette; 0 = 10 */
     int self_organize; /* 1: lay Gaussians out by Parallel Linear Assignment Sorting so image
-                          neighbours are similar in every attribute (smaller files) */
+                          neighbours are similar in every attribute, and store each in the
+                          equivalent frame that codes smallest (smaller files) */
     float quality;     /* self_organize only: 0 = default 0.5; 0..1 trades size for fidelity
                           (SH value precision up to 5..8 bits, less where the SH palette is
-                          coarse anyway; sorting effort; positions 15/16 bits) */
+                          coarse anyway; sorting effort; rotations and opacity 8 bits from
+                          0.75, 7 below, rotations 6 below 0.25; positions 15/16 bits) */
 } cs_sog_options;
 
 /* Write a SOG: a bundled zip when path ends in ".sog", else meta.json plus .webp files in

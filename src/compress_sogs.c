@@ -52,9 +52,27 @@
  * Gaussians (to smooth the labels image) saved 0.2% of the labels and cost 1% on the centroids,
  * so the palette keeps its tree order.
  *
+ * Rotations: each Gaussian is stored in the frame, of the 24 that differ by a rotation of the
+ * cube (axes onto axes, scales permuted to match: the same covariance), whose quaternion has the
+ * largest real part (cs__cube_canonical). The smallest-three code then always drops w and its
+ * three values stay within +-(sqrt 2 - 1) w, the middle 59% of their byte range. Playbot level
+ * 0 (q 0.5): 7,916,988 -> 7,570,558 bytes (rotations image -18%, scales -4%) for 55.02 -> 54.96
+ * dB; level 3: 647,411 -> 623,599 bytes, 55.33 -> 55.03 dB. (Playbot's rotations, decoded from a
+ * SOG, lie exactly on the 8-bit grid in their own frame and are rounded once more in the new
+ * one: that is the small loss; rotations held as floats lose nothing to the change of frame.)
+ * Below q = 0.75 rotations and opacity are stored on 7 bits (127 levels over the byte range):
+ * level 0 7,325,632 bytes at 54.49 dB, level 3 609,369 at 53.07 dB, where splat-transform's SOG
+ * of level 3 is 787,993 bytes at 52.41 dB. Other levers, measured on level 0 before the frame
+ * change (bytes and dB from 7,916,988 at 55.02): 6-bit rotations -374 KB, -1.21 dB; 128-entry
+ * scale codebook -142 KB, -0.54 dB (level 3: -1.4 dB on top of the 7-bit rotations); 128-entry
+ * colour codebook -255 KB, -0.91 dB; rotation bits by Gaussian size (8 for the largest, one
+ * fewer per halving) -193 KB for -0.76 dB where uniform 7 bits take -245 KB for -0.53 dB;
+ * position bits by Gaussian size (level 3) -1.2% for -0.84 dB. None of those is used.
+ *
  * Quality q (0..1, default 0.5): SH value codebook of at most round(32 * 8^q) entries (91 at
  * 0.5, 256 at 1), fewer within an error budget of 0.2 (1 - q) of the palette's (above), sorting
- * effort q, SH k-means iterations 10 + 20q, 16-bit positions (15 below q = 0.3).
+ * effort q, SH k-means iterations 10 + 20q, 16-bit positions (15 below q = 0.3), rotations and
+ * opacity 8 bits from q = 0.75, 7 below (rotations 6 below q = 0.25).
  * Not implemented: PLAS's pixel-shuffle variants and training-time sorting.
  */
 #include "sog.h"
@@ -497,6 +515,9 @@ cs_status cs__sogs_compress(cs_context *ctx, const cs_scene *scene, const char *
         plan.sh_codebook = (int)lroundf(32.0f * exp2f(3.0f * q));
         plan.sh_codebook_ratio = 0.2f * (1.0f - q);
         plan.webp_effort = 4;
+        plan.canonical_rotations = true;
+        plan.quat_bits = q >= 0.75f ? 8 : q >= 0.25f ? 7 : 6;
+        plan.opacity_bits = q >= 0.75f ? 8 : 7;
         st = cs__sog_save_plan(ctx, scene, path, &plan);
     }
     cs__free(features);

@@ -41,6 +41,15 @@ static inline uint8_t cs__u8_round(float x) {
  * the caller's order with the identity's real part first. Returns false for that fallback. */
 bool cs__quat_normalize(const float q[4], float out[4]);
 
+/* The same covariance R S^2 R^T from another frame: of the 24 frames R G (G a rotation of the
+ * cube, mapping axes onto axes up to sign) with their scales permuted to match, the one whose
+ * quaternion has the largest real part, made positive. Then w is the largest component and
+ * |x|, |y|, |z| <= (sqrt 2 - 1) w (else a 90 degree turn would raise w), so a smallest-three
+ * code always drops w and its three stored values use the middle 59% of their range.
+ * q: unit (w, x, y, z); scales: any per-axis values (log scales). */
+void cs__cube_canonical(const float q[4], const float scales[3], float q_out[4],
+                        float scales_out[3]);
+
 /* ---------------------------------------------------------------------------------------------
  * Header probes behind cs_scene_probe (probe.c); each fills format-specific fields of *info.
  */
@@ -131,13 +140,16 @@ cs_status cs__webp_encode(cs_context *ctx, const char *name, const uint8_t *rgba
  * (0 = splat-transform's rule), the SH palette's size, k-means iterations and value codebook, the
  * position precision and the WebP effort. */
 typedef struct cs_sog_plan {
-    const uint32_t *order; /* [count] or NULL */
-    int width, height;     /* 0 = ceil(sqrt(N)/4)*4 by ceil(N/width/4)*4 */
-    int sh_palette;        /* 0 = min(64, 2^floor(log2(N/1024))) * 1024 */
-    int sh_iterations;     /* 0 = 10 */
-    int webp_effort;       /* 0..9; 0 = 4 */
-    int position_bits;     /* 16 (0 = 16); fewer zero the low bits of means_l */
-    int sh_codebook;       /* distinct SH palette values, 2..256 (0 = 256) */
+    const uint32_t *order;    /* [count] or NULL */
+    int width, height;        /* 0 = ceil(sqrt(N)/4)*4 by ceil(N/width/4)*4 */
+    int sh_palette;           /* 0 = min(64, 2^floor(log2(N/1024))) * 1024 */
+    int sh_iterations;        /* 0 = 10 */
+    int webp_effort;          /* 0..9; 0 = 4 */
+    int position_bits;        /* 16 (0 = 16); fewer zero the low bits of means_l */
+    int quat_bits;            /* 8 (0 = 8); fewer put quaternion components on 2^bits levels */
+    int opacity_bits;         /* 8 (0 = 8); the same for opacity */
+    bool canonical_rotations; /* store each Gaussian in its cube-canonical frame */
+    int sh_codebook;          /* distinct SH palette values, 2..256 (0 = 256) */
     /* > 0: use the smallest value codebook (16 .. sh_codebook entries) whose squared error,
      * summed over the Gaussians, is at most this fraction of the palette's own k-means error
      * (no fewer entries when the palette is exact). */

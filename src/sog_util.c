@@ -26,6 +26,53 @@ bool cs__quat_normalize(const float q[4], float out[4]) {
     return true;
 }
 
+/* The 24 rotations of the cube as unit quaternions (w, x, y, z): the identity; 90, 180 and 270
+ * degrees about each axis; 180 degrees about the 6 face diagonals; 120 and 240 degrees about the
+ * 4 body diagonals. Each maps the axes onto the axes up to sign. */
+#define H 0.70710678118654752
+static const double cube_rotations[24][4] = {
+    {1, 0, 0, 0},      {H, H, 0, 0},       {H, -H, 0, 0},      {H, 0, H, 0},
+    {H, 0, -H, 0},     {H, 0, 0, H},       {H, 0, 0, -H},      {0, 1, 0, 0},
+    {0, 0, 1, 0},      {0, 0, 0, 1},       {0, H, H, 0},       {0, H, -H, 0},
+    {0, H, 0, H},      {0, H, 0, -H},      {0, 0, H, H},       {0, 0, H, -H},
+    {.5, .5, .5, .5},  {.5, .5, .5, -.5},  {.5, .5, -.5, .5},  {.5, .5, -.5, -.5},
+    {.5, -.5, .5, .5}, {.5, -.5, .5, -.5}, {.5, -.5, -.5, .5}, {.5, -.5, -.5, -.5}};
+#undef H
+
+void cs__cube_canonical(const float q[4], const float scales[3], float q_out[4],
+                        float scales_out[3]) {
+    double a[4], best = -1.0;
+    int g = 0;
+    for (int i = 0; i < 4; i++) a[i] = q[i];
+    for (int k = 0; k < 24; k++) {
+        const double *b = cube_rotations[k];
+        double w = a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3];
+        if (fabs(w) > best + 1e-12) { /* ties keep the earlier rotation (the identity first) */
+            best = fabs(w);
+            g = k;
+        }
+    }
+    const double *b = cube_rotations[g];
+    double r[4] = {a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3],
+                   a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2],
+                   a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1],
+                   a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0]};
+    double sgn = r[0] < 0 ? -1.0 : 1.0;
+    for (int i = 0; i < 4; i++) q_out[i] = (float)(sgn * r[i]);
+    /* R(q') = R(q) G: local axis i of the new frame is axis pi(i) of the old, where column i of
+     * G = R(g) is +-e_pi(i); so its scale is the old scale pi(i). */
+    double w = b[0], x = b[1], y = b[2], z = b[3];
+    double G[3][3] = {{1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)},
+                      {2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)},
+                      {2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)}};
+    for (int i = 0; i < 3; i++) {
+        int from = 0;
+        for (int k = 1; k < 3; k++)
+            if (fabs(G[k][i]) > fabs(G[from][i])) from = k;
+        scales_out[i] = scales[from];
+    }
+}
+
 /* Spread the low 21 bits of v so bit i lands at bit 3i. */
 static uint64_t spread21(uint64_t v) {
     v &= 0x1fffff;

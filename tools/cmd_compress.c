@@ -16,9 +16,13 @@ static const char help[] =
     "organizing sort, so that neighbouring pixels hold similar Gaussians and the lossless WebP\n"
     "images compress better. OUT ending in .sog is one bundled file; OUT named meta.json writes\n"
     "meta.json and the .webp images into its folder.\n\n"
+    "Each Gaussian is stored in the equivalent frame (rotation and scales) that codes in\n"
+    "the fewest bits.\n\n"
     "  --quality Q   0..1 (default 0.5): precision of the SH palette values (up to 5..8\n"
     "                bits, fewer where the palette is coarse anyway), sorting effort and\n"
-    "                k-means iterations; positions keep 16 bits (15 below Q = 0.3)\n"
+    "                k-means iterations; rotations and opacity on 8 bits from Q = 0.75,\n"
+    "                7 below (rotations 6 below Q = 0.25); positions keep 16 bits (15 below\n"
+    "                Q = 0.3)\n"
     "  --threads N   worker threads (default: all cores)\n";
 
 int cmd_compress(int argc, char **argv) {
