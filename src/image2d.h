@@ -171,6 +171,11 @@ typedef struct cs__g2d_frame {
     size_t cap_kscratch;
 } cs__g2d_frame;
 
+/* Copy tile `tile`'s Gaussians into the SIMD kernels' tile-local arrays a[0..12] = gx, gy, ca,
+ * cb, cc, amp, cull slope, inv_syy, cvar, margin, colour 0..C-1, padded to a multiple of pad
+ * with entries whose ellipse reaches no pixel centre; returns the padded count. */
+int cs__g2d_load_tile(const cs__g2d_frame *f, int tile, int pad, float *const a[13]);
+
 /* Floats of SIMD kernel scratch per worker for tile lists of up to n Gaussians: the AVX-512
  * kernel's 33 arrays of round16(n) + 24 floats (cpu/image2d_avx512.c), which also hold the AVX2
  * kernel's 23 of round8(n) + 24. */

@@ -527,6 +527,32 @@ void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs_
     }
 }
 
+int cs__g2d_load_tile(const cs__g2d_frame *f, int tile, int pad, float *const a[13]) {
+    int64_t b = f->tile_off[tile];
+    int n = (int)(f->tile_off[tile + 1] - b), C = f->channels;
+    for (int k = 0; k < n; k++) {
+        int32_t g = f->tile_gauss[b + k];
+        const cs__g2d_cull *c = f->cull + g;
+        a[0][k] = f->gx[g];
+        a[1][k] = f->gy[g];
+        a[2][k] = f->ca[g];
+        a[3][k] = f->cb[g];
+        a[4][k] = f->cc[g];
+        a[5][k] = f->amp[g];
+        a[6][k] = c->slope;
+        a[7][k] = c->inv_syy;
+        a[8][k] = c->cvar;
+        a[9][k] = c->margin;
+        for (int ch = 0; ch < C; ch++) a[10 + ch][k] = f->colour[(size_t)g * (size_t)C + ch];
+    }
+    for (; n % pad; n++) { /* padding: hw2 = 9 - 20 < 0 reaches no pixel centre */
+        a[0][n] = a[1][n] = a[6][n] = a[7][n] = 0.0f;
+        a[8][n] = 1.0f;
+        a[9][n] = -20.0f;
+    }
+    return n;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Kernel selection and the threaded forward
  */

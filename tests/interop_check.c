@@ -50,6 +50,23 @@ static double max_d(double a, double b) {
     return a > b ? a : b;
 }
 
+int64_t ix_nearest(const cs_scene_params *p, const float mean[3]) {
+    int64_t nearest = 0;
+    double best = INFINITY;
+    for (int64_t c = 0; c < p->count; c++) {
+        double d = 0;
+        for (int x = 0; x < 3; x++) {
+            double t = (double)p->means[3 * c + x] - (double)mean[x];
+            d += t * t;
+        }
+        if (d < best) {
+            best = d;
+            nearest = c;
+        }
+    }
+    return nearest;
+}
+
 ix_errors ix_compare(const cs_scene *source, const cs_scene *decoded, bool reordered) {
     ix_errors e = {0};
     cs_scene_params a = cs_scene_get_params((cs_scene *)source);
@@ -62,21 +79,7 @@ ix_errors ix_compare(const cs_scene *source, const cs_scene *decoded, bool reord
     bool *taken = calloc((size_t)n + 1, 1);
     int kc = a.sh_coeffs < b.sh_coeffs ? a.sh_coeffs : b.sh_coeffs;
     for (int64_t j = 0; j < n; j++) {
-        int64_t i = j;
-        if (reordered) {
-            double best = INFINITY;
-            for (int64_t c = 0; c < n; c++) {
-                double d = 0;
-                for (int x = 0; x < 3; x++) {
-                    double t = (double)a.means[3 * c + x] - (double)b.means[3 * j + x];
-                    d += t * t;
-                }
-                if (d < best) {
-                    best = d;
-                    i = c;
-                }
-            }
-        }
+        int64_t i = reordered ? ix_nearest(&a, b.means + 3 * j) : j;
         if (taken[i]) e.unmatched++;
         taken[i] = true;
         for (int x = 0; x < 3; x++) {

@@ -29,6 +29,9 @@ typedef struct ix_errors {
  * SH in [-0.8, 0.8]. */
 cs_scene *ix_random_scene(cs_context *ctx, int64_t n, int degree, unsigned long long seed);
 
+/* Index of the Gaussian of p whose mean is nearest `mean` (the first of equals). */
+int64_t ix_nearest(const cs_scene_params *p, const float mean[3]);
+
 /* Compare decoded with source; `reordered` matches Gaussians by nearest mean first. */
 ix_errors ix_compare(const cs_scene *source, const cs_scene *decoded, bool reordered);
 

@@ -169,19 +169,7 @@ static void check_codebooks(const char *meta_path, const cs_scene *src, const cs
     int bad = 0;
     /* Gaussians are matched by nearest mean, as ix_compare does. */
     for (int64_t j = 0; j < b.count; j++) {
-        int64_t i = 0;
-        double best = INFINITY;
-        for (int64_t c = 0; c < a.count; c++) {
-            double d = 0;
-            for (int x = 0; x < 3; x++) {
-                double t = (double)a.means[3 * c + x] - (double)b.means[3 * j + x];
-                d += t * t;
-            }
-            if (d < best) {
-                best = d;
-                i = c;
-            }
-        }
+        int64_t i = ix_nearest(&a, b.means + 3 * j);
         for (int x = 0; x < 3; x++) {
             bad += b.log_scales[3 * j + x] != nearest(sc, a.log_scales[3 * i + x]);
             bad += b.sh[(size_t)j * b.sh_coeffs * 3 + x] !=
@@ -475,19 +463,7 @@ static double max_covariance_error(const cs_scene *source, const cs_scene *decod
     cs_scene_params b = cs_scene_get_params((cs_scene *)decoded);
     double worst = 0;
     for (int64_t j = 0; j < b.count; j++) {
-        int64_t i = 0;
-        double best = INFINITY;
-        for (int64_t c = 0; c < a.count; c++) {
-            double d = 0;
-            for (int x = 0; x < 3; x++) {
-                double t = (double)a.means[3 * c + x] - (double)b.means[3 * j + x];
-                d += t * t;
-            }
-            if (d < best) {
-                best = d;
-                i = c;
-            }
-        }
+        int64_t i = ix_nearest(&a, b.means + 3 * j);
         double sa[3][3], sb[3][3], num = 0, den = 0;
         covariance(a.quats + 4 * i, a.log_scales + 3 * i, sa);
         covariance(b.quats + 4 * j, b.log_scales + 3 * j, sb);

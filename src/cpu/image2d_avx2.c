@@ -68,29 +68,11 @@ static void local_views(const cs__g2d_frame *f, float *scratch, local *L) {
     L->cand[1] = (int32_t *)(scratch + 22 * s + 8);
 }
 
-static void load_local(const cs__g2d_frame *f, int64_t b, int64_t e, local *L) {
-    int n = (int)(e - b), C = f->channels;
-    for (int k = 0; k < n; k++) {
-        int32_t g = f->tile_gauss[b + k];
-        const cs__g2d_cull *c = f->cull + g;
-        L->gx[k] = f->gx[g];
-        L->gy[k] = f->gy[g];
-        L->ca[k] = f->ca[g];
-        L->cb[k] = f->cb[g];
-        L->cc[k] = f->cc[g];
-        L->amp[k] = f->amp[g];
-        L->slope[k] = c->slope;
-        L->inv_syy[k] = c->inv_syy;
-        L->cvar[k] = c->cvar;
-        L->margin[k] = c->margin;
-        for (int ch = 0; ch < C; ch++) L->col[ch][k] = f->colour[(size_t)g * (size_t)C + ch];
-    }
-    for (; n % 8; n++) { /* padding: hw2 = 9 - 20 < 0 reaches no pixel centre */
-        L->gx[n] = L->gy[n] = L->slope[n] = L->inv_syy[n] = 0.0f;
-        L->cvar[n] = 1.0f;
-        L->margin[n] = -20.0f;
-    }
-    L->n = n;
+static void load_local(const cs__g2d_frame *f, int tile, local *L) {
+    float *const arrays[13] = {L->gx,     L->gy,     L->ca,      L->cb,   L->cc,
+                               L->amp,    L->slope,  L->inv_syy, L->cvar, L->margin,
+                               L->col[0], L->col[1], L->col[2]};
+    L->n = cs__g2d_load_tile(f, tile, 8, arrays);
 }
 
 /* For each 8-bit mask, the positions of its set bits packed to the front. */
@@ -267,8 +249,7 @@ static inline __attribute__((always_inline)) void store_group(const group *G, __
 /* Output and selection of a top-K group. */
 static inline __attribute__((always_inline)) void
 topk_store(const group *G, __m256 sum, const __m256 *acc, __m256i thr, __m256i quota, const int C) {
-    __m256 inv =
-        _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(sum, _mm256_set1_ps(G->f->eps)));
+    __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(sum, _mm256_set1_ps(G->f->eps)));
     if (G->o) {
         __m256 v[3];
         for (int ch = 0; ch < C; ch++) v[ch] = _mm256_mul_ps(acc[ch], inv);
@@ -422,7 +403,7 @@ static inline __attribute__((always_inline)) void tile_body(const cs__g2d_frame 
     int ng = x1 - x0 > 8 ? 2 : 1;
     local L;
     local_views(f, scratch, &L);
-    load_local(f, f->tile_off[tile], f->tile_off[tile + 1], &L);
+    load_local(f, tile, &L);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int y = y0; y < y1; y++) {
         group G[2];

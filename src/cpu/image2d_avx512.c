@@ -61,29 +61,11 @@ static void local_views(const cs__g2d_frame *f, float *scratch, local *L) {
     for (int b = 0; b < BLOCKS; b++) L->cand[b] = (int32_t *)(scratch + (29 + (size_t)b) * s);
 }
 
-static void load_local(const cs__g2d_frame *f, int64_t b, int64_t e, local *L) {
-    int n = (int)(e - b), C = f->channels;
-    for (int k = 0; k < n; k++) {
-        int32_t g = f->tile_gauss[b + k];
-        const cs__g2d_cull *c = f->cull + g;
-        L->gx[k] = f->gx[g];
-        L->gy[k] = f->gy[g];
-        L->ca[k] = f->ca[g];
-        L->cb[k] = f->cb[g];
-        L->cc[k] = f->cc[g];
-        L->amp[k] = f->amp[g];
-        L->slope[k] = c->slope;
-        L->inv_syy[k] = c->inv_syy;
-        L->cvar[k] = c->cvar;
-        L->margin[k] = c->margin;
-        for (int ch = 0; ch < C; ch++) L->col[ch][k] = f->colour[(size_t)g * (size_t)C + ch];
-    }
-    for (; n % 16; n++) { /* padding: hw2 = 9 - 20 < 0 reaches no pixel centre */
-        L->gx[n] = L->gy[n] = L->slope[n] = L->inv_syy[n] = 0.0f;
-        L->cvar[n] = 1.0f;
-        L->margin[n] = -20.0f;
-    }
-    L->n = n;
+static void load_local(const cs__g2d_frame *f, int tile, local *L) {
+    float *const arrays[13] = {L->gx,     L->gy,     L->ca,      L->cb,   L->cc,
+                               L->amp,    L->slope,  L->inv_syy, L->cvar, L->margin,
+                               L->col[0], L->col[1], L->col[2]};
+    L->n = cs__g2d_load_tile(f, tile, 16, arrays);
 }
 
 /* One 4x4 block of a tile: pixel (bx + l % 4, by + l / 4) of the window in lane l. */
@@ -370,7 +352,7 @@ AVX512 static inline void tile_body(const cs__g2d_frame *f, int tile, float *out
     int nb = (x1 - x0 + BLOCK - 1) / BLOCK;
     local L;
     local_views(f, scratch, &L);
-    load_local(f, f->tile_off[tile], f->tile_off[tile + 1], &L);
+    load_local(f, tile, &L);
     const __m512i col = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
     const __m512i row = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     const __m512 half = _mm512_set1_ps(0.5f);
