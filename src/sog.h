@@ -100,9 +100,10 @@ typedef struct cs_zip_file {
     const char *name;
     const uint8_t *data;
     size_t len;
+    bool deflate; /* writing: DEFLATE the entry (kept STORED when that is not smaller) */
 } cs_zip_file;
 
-/* Write a complete archive of STORED entries to an open output file. */
+/* Write a complete archive to an open output file: STORED entries, DEFLATE where asked. */
 cs_status cs__zip_write(cs_context *ctx, cs_outfile *of, const cs_zip_file *files, int n);
 
 /* ---------------------------------------------------------------------------------------------

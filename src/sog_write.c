@@ -33,6 +33,7 @@
 #include "sog.h"
 
 #include <cJSON.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { IMG_MEANS_L, IMG_MEANS_U, IMG_QUATS, IMG_SCALES, IMG_SH0, IMG_CENTROIDS, IMG_LABELS };
@@ -298,11 +299,15 @@ static cJSON *number_array(const double *v, int n) {
 
 /* Floats printed with 9 significant digits, the shortest width that always reads back as the
  * same float (cJSON would print the double expansion, 17 digits). */
+/* Floats as the shortest decimal (6..9 significant digits) that reads back as the same float. */
 static cJSON *float_array(const float *v, int n) {
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; a && i < n; i++) {
         char num[32];
-        snprintf(num, sizeof num, "%.9g", (double)v[i]);
+        for (int digits = 6; digits <= 9; digits++) {
+            snprintf(num, sizeof num, "%.*g", digits, (double)v[i]);
+            if (strtof(num, NULL) == v[i] || !isfinite(v[i])) break;
+        }
         cJSON_AddItemToArray(a, cJSON_CreateRaw(num));
     }
     return a;
@@ -450,9 +455,9 @@ cs_status cs__sog_save_plan(cs_context *ctx, const cs_scene *scene, const char *
     }
     if (st == CS_OK && cs__ext_is(path, ".sog")) {
         cs_zip_file files[8];
-        files[0] = (cs_zip_file){"meta.json", (const uint8_t *)meta, strlen(meta)};
+        files[0] = (cs_zip_file){"meta.json", (const uint8_t *)meta, strlen(meta), true};
         for (int i = 0; i < im.count; i++)
-            files[i + 1] = (cs_zip_file){image_names[i], im.webp[i], im.webp_len[i]};
+            files[i + 1] = (cs_zip_file){image_names[i], im.webp[i], im.webp_len[i], false};
         cs_outfile of;
         st = cs__outfile_open(ctx, path, &of);
         if (st == CS_OK) st = cs__zip_write(ctx, &of, files, im.count + 1);

@@ -6,9 +6,11 @@
  * through the central directory found from the end-of-central-directory record (the only
  * reliable source of sizes: local headers may defer them to data descriptors), bounds-checks
  * every offset, inflates DEFLATE entries into a buffer of the declared size (a longer stream is
- * an error) and checks each entry's CRC-32. Writing emits STORED entries with sizes and CRC in
- * the local headers (no data descriptors), UTF-8 names, a fixed 1980-01-01 timestamp so output
- * is reproducible.
+ * an error) and checks each entry's CRC-32. Writing emits STORED entries, or DEFLATE ones where
+ * the caller asks and it is smaller (meta.json: the PlayCanvas engine's and splat-transform's
+ * readers inflate such entries; WebP images stay STORED, they do not shrink), with sizes and CRC
+ * in the local headers (no data descriptors), UTF-8 names, a fixed 1980-01-01 timestamp so
+ * output is reproducible.
  *
  * Not supported: ZIP64 (archives or entries of 4 GiB and more), encryption, multi-disk archives,
  * methods other than 0 and 8.
@@ -200,6 +202,34 @@ cs_status cs__zip_extract(cs_context *ctx, const char *name, const cs_zip *zip,
     return CS_OK;
 }
 
+/* Raw DEFLATE (level 9) of data into a new buffer; false when it would not be smaller. */
+static bool deflate_entry(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len) {
+    *out = NULL;
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (len == 0 || len > 0x7fffffffu ||
+        deflateInit2(&zs, 9, Z_DEFLATED, -MAX_WBITS, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return false;
+    size_t cap = deflateBound(&zs, (uLong)len);
+    uint8_t *buf = cs__malloc(cap);
+    bool ok = buf != NULL;
+    if (ok) {
+        zs.next_in = (Bytef *)(uintptr_t)data;
+        zs.avail_in = (uInt)len;
+        zs.next_out = buf;
+        zs.avail_out = (uInt)cap;
+        ok = deflate(&zs, Z_FINISH) == Z_STREAM_END && zs.total_out < len;
+    }
+    deflateEnd(&zs);
+    if (!ok) {
+        cs__free(buf);
+        return false;
+    }
+    *out = buf;
+    *out_len = zs.total_out;
+    return true;
+}
+
 cs_status cs__zip_write(cs_context *ctx, cs_outfile *of, const cs_zip_file *files, int n) {
     if (n < 0 || n > 0xfffe)
         return cs__error(ctx, CS_ERR_ARGUMENT, "%s: %d zip entries", of->path, n);
@@ -217,17 +247,25 @@ cs_status cs__zip_write(cs_context *ctx, cs_outfile *of, const cs_zip_file *file
     uint8_t *c = cd;
     const uint32_t dos_date = (0 << 9) | (1 << 5) | 1; /* 1980-01-01 */
     for (int i = 0; i < n && st == CS_OK; i++) {
-        size_t nlen = strlen(files[i].name), len = files[i].len;
+        size_t nlen = strlen(files[i].name), len = files[i].len, clen = len;
         uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
         if (len) crc = (uint32_t)crc32(crc, files[i].data, (uInt)len);
+        uint8_t *packed = NULL;
+        const uint8_t *body = files[i].data;
+        uint16_t method = 0;
+        if (files[i].deflate && deflate_entry(files[i].data, len, &packed, &clen)) {
+            body = packed;
+            method = 8;
+        }
         uint8_t local[30];
         memset(local, 0, sizeof local);
         wr32(local, SIG_LOCAL);
         wr16(local + 4, 20);    /* version needed: 2.0 */
         wr16(local + 6, 0x800); /* UTF-8 names */
+        wr16(local + 8, method);
         wr16(local + 12, dos_date);
         wr32(local + 14, crc);
-        wr32(local + 18, (uint32_t)len);
+        wr32(local + 18, (uint32_t)clen);
         wr32(local + 22, (uint32_t)len);
         wr16(local + 26, (uint32_t)nlen);
         memset(c, 0, 46);
@@ -235,12 +273,14 @@ cs_status cs__zip_write(cs_context *ctx, cs_outfile *of, const cs_zip_file *file
         wr16(c + 4, 20);
         wr16(c + 6, 20);
         wr16(c + 8, 0x800);
+        wr16(c + 10, method);
         wr16(c + 14, dos_date);
         wr32(c + 16, crc);
-        wr32(c + 20, (uint32_t)len);
+        wr32(c + 20, (uint32_t)clen);
         wr32(c + 24, (uint32_t)len);
         wr16(c + 28, (uint32_t)nlen);
         if (offset >= 0xffffffffu) {
+            cs__free(packed);
             st = cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: archive exceeds 4 GiB (no ZIP64)",
                            of->path);
             break;
@@ -250,8 +290,9 @@ cs_status cs__zip_write(cs_context *ctx, cs_outfile *of, const cs_zip_file *file
         c += 46 + nlen;
         st = cs__outfile_write(ctx, of, local, sizeof local);
         if (st == CS_OK) st = cs__outfile_write(ctx, of, files[i].name, nlen);
-        if (st == CS_OK) st = cs__outfile_write(ctx, of, files[i].data, len);
-        offset += 30 + nlen + len;
+        if (st == CS_OK) st = cs__outfile_write(ctx, of, body, clen);
+        cs__free(packed);
+        offset += 30 + nlen + clen;
     }
     if (st == CS_OK && offset >= 0xffffffffu)
         st = cs__error(ctx, CS_ERR_UNSUPPORTED, "%s: archive exceeds 4 GiB (no ZIP64)", of->path);

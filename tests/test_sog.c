@@ -368,11 +368,16 @@ TEST(sog_rejects_malformed_input) {
         CHECK_OK(ctx, cs__codec_sog.parse(ctx, "ok", z, len, &s));
         cs_scene_destroy(s);
         s = NULL;
-        /* meta.json is the first entry: its data starts after the 30-byte header + name. */
-        z[30 + 9 + 2] ^= 0x01;
+        /* meta.json, the first entry, is DEFLATEd (method 8 at byte 8 of its local header);
+         * the second, means_l.webp, is STORED: its data follows meta.json's compressed bytes,
+         * its own 30-byte header and 12-byte name. */
+        CHECK(z[8] == 8 && z[9] == 0);
+        size_t second = 30 + 9 + cs__rd_u32le(z + 18), at = second + 30 + 12 + 2;
+        CHECK(at < len && z[second + 8] == 0);
+        z[at] ^= 0x01;
         CHECK(cs__codec_sog.parse(ctx, "crc", z, len, &s) == CS_ERR_FORMAT && !s);
         CHECK(strstr(cs_context_last_error(ctx), "CRC") != NULL);
-        z[30 + 9 + 2] ^= 0x01;
+        z[at] ^= 0x01;
         CHECK(cs__codec_sog.parse(ctx, "cut", z, len - 30, &s) == CS_ERR_FORMAT && !s);
         /* Rename the entry in the central directory (its first record follows the data). */
         size_t cd = cs__rd_u32le(z + len - 22 + 16);
