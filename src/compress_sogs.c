@@ -61,8 +61,11 @@
  * SOG, lie exactly on the 8-bit grid in their own frame and are rounded once more in the new
  * one: that is the small loss; rotations held as floats lose nothing to the change of frame.)
  * Below q = 0.75 rotations and opacity are stored on 7 bits (127 levels over the byte range):
- * level 0 7,325,632 bytes at 54.49 dB, level 3 609,369 at 53.07 dB, where splat-transform's SOG
- * of level 3 is 787,993 bytes at 52.41 dB. Other levers, measured on level 0 before the frame
+ * level 0 7,325,632 bytes at 54.49 dB, level 3 609,369 at 53.07 dB; with meta.json deflated in
+ * the bundle (sog_zip.c) 7,319,597 and 603,190. splat-transform 2.7.1's SOG of the same levels
+ * (bench/compress): level 0 8,612,580 bytes at 53.68 dB, level 2 3,097,844 at 53.95 (ours
+ * 2,377,616 at 54.07), level 3 787,993 at 52.41: csplat compress is 15.0%, 23.3% and 23.5%
+ * smaller at a higher PSNR. Other levers, measured on level 0 before the frame
  * change (bytes and dB from 7,916,988 at 55.02): 6-bit rotations -374 KB, -1.21 dB; 128-entry
  * scale codebook -142 KB, -0.54 dB (level 3: -1.4 dB on top of the 7-bit rotations); 128-entry
  * colour codebook -255 KB, -0.91 dB; rotation bits by Gaussian size (8 for the largest, one
