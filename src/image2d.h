@@ -208,12 +208,12 @@ cs_status cs__g2d_bin(cs_context *ctx, cs__g2d_frame *f);
 void cs__g2d_forward(cs_context *ctx, const cs__g2d_frame *f, float *out, const cs__g2d_sel *sel);
 
 /* One tile's forward: writes the tile's pixels of out (when non-NULL, row stride = window width)
- * and of sel (when non-NULL, TOPK). scratch: the worker's kscratch (used by the AVX2 kernel). */
+ * and of sel (when non-NULL, TOPK). scratch: the worker's kscratch (used by the SIMD kernels). */
 typedef void (*cs__g2d_tile_fn)(const cs__g2d_frame *f, int tile, float *out,
                                 const cs__g2d_sel *sel, float *scratch);
 /* The kernel in use: the best the CPU has (AVX-512, AVX2, scalar) within the cap of
- * cs__g2d_force_level, or else of the environment (CSPLAT_SCALAR=1: scalar; CSPLAT_SIMD=avx2:
- * AVX2 at most), as the 3D renderer reads them. */
+ * cs__g2d_force_level, or else of the environment (CSPLAT_SCALAR starting with 1: scalar;
+ * CSPLAT_SIMD=avx2: AVX2 at most), read at each call. */
 cs__g2d_tile_fn cs__g2d_tile_kernel(void);
 void cs__g2d_tile_scalar(const cs__g2d_frame *f, int tile, float *out, const cs__g2d_sel *sel,
                          float *scratch);

@@ -6,15 +6,16 @@
  *   prepare   per Gaussian: output-space mean, conic, amplitude, pixel box, tile rect (threaded);
  *   bin       per Gaussian and row of tiles, the tiles its ellipse reaches there (exact up to one
  *             pixel of margin, for boxes 3+ tiles wide; narrower ones keep their box);
- * Gaussian-major instance offsets, then a stable scatter into tile-major lists, so each tile lists
- * its Gaussians in ascending index (serial: O(instances), under a millisecond for 10,000
- * Gaussians); the AVX2 kernel's per-worker scratch is sized here by the longest tile list; forward
- * one task per tile (threaded); the kernel is the best the CPU has: AVX-512 (4x4 pixel blocks,
- * cpu/image2d_avx512.c), AVX2 (8x1 groups, cpu/image2d_avx2.c) or cs__g2d_tile_scalar, capped by
- * CSPLAT_SCALAR=1 or CSPLAT_SIMD=avx2. The three produce bit-identical output (tests/test_image2d.c
- * checks it). A crop is a window of the output: only the tiles covering the window exist, and every
- * pixel is computed from absolute output coordinates, so a crop equals that part of the full
- * render.
+ *             Gaussian-major instance offsets, then a stable scatter into tile-major lists, so
+ *             each tile lists its Gaussians in ascending index (serial: O(instances), under a
+ *             millisecond for 10,000 Gaussians); the SIMD kernels' per-worker scratch is sized
+ *             here by the longest tile list;
+ *   forward   one task per tile (threaded); the kernel is the best the CPU has: AVX-512 (4x4
+ *             pixel blocks, cpu/image2d_avx512.c), AVX2 (8x1 groups, cpu/image2d_avx2.c) or
+ *             cs__g2d_tile_scalar, capped by CSPLAT_SCALAR=1 or CSPLAT_SIMD=avx2. The three
+ *             produce bit-identical output (tests/test_image2d.c checks it).
+ * A crop is a window of the output: only the tiles covering the window exist, and every pixel
+ * is computed from absolute output coordinates, so a crop equals that part of the full render.
  *
  * Not here: gradients (image2d_backward.c), fitting (image2d_fit.c), files (io_gsi.c).
  */

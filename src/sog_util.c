@@ -9,6 +9,7 @@
  * scene into 2M cells per axis, so ties only occur between (near-)coincident means; they keep
  * the input order. Non-finite means get the largest code and so sort last.
  */
+#include "gmath.h"
 #include "sog.h"
 
 #include <stdlib.h>
@@ -61,14 +62,13 @@ void cs__cube_canonical(const float q[4], const float scales[3], float q_out[4],
     for (int i = 0; i < 4; i++) q_out[i] = (float)(sgn * r[i]);
     /* R(q') = R(q) G: local axis i of the new frame is axis pi(i) of the old, where column i of
      * G = R(g) is +-e_pi(i); so its scale is the old scale pi(i). */
-    double w = b[0], x = b[1], y = b[2], z = b[3];
-    double G[3][3] = {{1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)},
-                      {2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)},
-                      {2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)}};
+    const float gq[4] = {(float)b[0], (float)b[1], (float)b[2], (float)b[3]};
+    float G[9];
+    cs_quat_to_rot(gq, G);
     for (int i = 0; i < 3; i++) {
         int from = 0;
         for (int k = 1; k < 3; k++)
-            if (fabs(G[k][i]) > fabs(G[from][i])) from = k;
+            if (fabsf(G[3 * k + i]) > fabsf(G[3 * from + i])) from = k;
         scales_out[i] = scales[from];
     }
 }

@@ -297,9 +297,8 @@ static cJSON *number_array(const double *v, int n) {
     return a;
 }
 
-/* Floats printed with 9 significant digits, the shortest width that always reads back as the
- * same float (cJSON would print the double expansion, 17 digits). */
-/* Floats as the shortest decimal (6..9 significant digits) that reads back as the same float. */
+/* Floats as the shortest decimal of 6..9 significant digits that reads back as the same float
+ * (9 always does; cJSON would print the double expansion, 17 digits). */
 static cJSON *float_array(const float *v, int n) {
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; a && i < n; i++) {

@@ -365,7 +365,6 @@ TEST(image2d_simd_matches_scalar_bit_exact) {
                   level == CS_SIMD_AVX2 ? "AVX2" : "AVX-512", paths[0], paths[1], paths[2]);
         CHECK(paths[0] > 0 && paths[1] > 0 && paths[2] > 0);
     }
-    cs__g2d_force_level(-1);
     /* SSIM kernels too. */
     int W = 53, H = 21, C = 3;
     float *x = malloc(sizeof(float) * W * H * C), *y = malloc(sizeof(float) * W * H * C);

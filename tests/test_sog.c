@@ -460,6 +460,19 @@ static void covariance(const float *q, const float *s, double out[3][3]) {
         }
 }
 
+/* ||S_a - S_b||_F / ||S_a||_F for the covariances of two (quaternion, log scales) pairs. */
+static double covariance_error(const float *qa, const float *sa, const float *qb, const float *sb) {
+    double a[3][3], b[3][3], num = 0, den = 0;
+    covariance(qa, sa, a);
+    covariance(qb, sb, b);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) {
+            num += (a[r][c] - b[r][c]) * (a[r][c] - b[r][c]);
+            den += a[r][c] * a[r][c];
+        }
+    return sqrt(num / den);
+}
+
 /* Largest ||S_a - S_b||_F / ||S_a||_F between each decoded Gaussian and the source Gaussian with
  * the nearest mean: the compressor reorders Gaussians and stores each in its cube-canonical
  * frame, so rotations and scales are compared through the covariance they make. */
@@ -469,15 +482,8 @@ static double max_covariance_error(const cs_scene *source, const cs_scene *decod
     double worst = 0;
     for (int64_t j = 0; j < b.count; j++) {
         int64_t i = ix_nearest(&a, b.means + 3 * j);
-        double sa[3][3], sb[3][3], num = 0, den = 0;
-        covariance(a.quats + 4 * i, a.log_scales + 3 * i, sa);
-        covariance(b.quats + 4 * j, b.log_scales + 3 * j, sb);
-        for (int r = 0; r < 3; r++)
-            for (int c = 0; c < 3; c++) {
-                num += (sa[r][c] - sb[r][c]) * (sa[r][c] - sb[r][c]);
-                den += sa[r][c] * sa[r][c];
-            }
-        worst = fmax(worst, sqrt(num / den));
+        worst = fmax(worst, covariance_error(a.quats + 4 * i, a.log_scales + 3 * i, b.quats + 4 * j,
+                                             b.log_scales + 3 * j));
     }
     return worst;
 }
@@ -497,15 +503,7 @@ TEST(sog_cube_canonical_keeps_the_covariance) {
         for (int k = 0; k < 4; k++) q[k] = (float)((double)q[k] / sqrt(n));
         for (int k = 0; k < 3; k++) s[k] = (float)(-5 + 4 * test_rng_uniform(&r));
         cs__cube_canonical(q, s, qc, sc);
-        double a[3][3], b[3][3], num = 0, den = 0;
-        covariance(q, s, a);
-        covariance(qc, sc, b);
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++) {
-                num += (a[i][j] - b[i][j]) * (a[i][j] - b[i][j]);
-                den += a[i][j] * a[i][j];
-            }
-        worst = fmax(worst, sqrt(num / den));
+        worst = fmax(worst, covariance_error(q, s, qc, sc));
         CHECK(qc[0] > 0);
         for (int k = 1; k < 4; k++) ratio = fmax(ratio, fabs((double)qc[k]) / (double)qc[0]);
     }
